@@ -1,0 +1,274 @@
+"""The `kam` command: demo data, loads, status, quarantine, reports, mapping templates, the app.
+
+Exit codes: 0 success; 1 a check failed (`kam verify`); 2 the input or settings could not be used
+(a whole-file problem, a missing snapshot, a bad option value), with one message naming the file
+and column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+from kam_metrics.importers.base import LoadError
+from kam_metrics.settings import ENV_DATA_DIR, SettingsError, load_settings, resolve_data_dir
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DEMO_DIR = "demo_export"
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (expected YYYY-MM-DD)") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help=f"warehouse folder (default: ${ENV_DATA_DIR} or ./data)")
+    common.add_argument("--config", help="settings file (default: kam.toml in the data directory)")
+
+    parser = argparse.ArgumentParser(
+        prog="kam",
+        description="KAM Health: load CRM exports into a checked DuckDB warehouse and report on your key accounts.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", parents=[common], help="write the demo export (or a benchmark export with --scale)")
+    p.add_argument("out_dir", nargs="?", default=DEFAULT_DEMO_DIR, help=f"output folder (default: {DEFAULT_DEMO_DIR})")
+    p.add_argument("--scale", type=float, help="write a benchmark export at this fraction of the reference size "
+                   "(1.0 = 10,000 accounts, 10 million activities)")
+
+    p = sub.add_parser("load", parents=[common], help="load an export folder or .zip into a new snapshot")
+    p.add_argument("path", help="export folder or .zip")
+    p.add_argument("--format", default="auto", choices=["auto", "kam", "salesforce", "hubspot"],
+                   help="export format (default: auto-detect and say what was chosen)")
+    p.add_argument("--mapping", help="mapping file (TOML) for a CRM export; see `kam mapping init`")
+
+    p = sub.add_parser("status", parents=[common], help="the current snapshot, as_of and rows per table")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("quarantine", parents=[common], help="the rows the last load rejected, with reasons")
+    p.add_argument("--table", help="only this table")
+    p.add_argument("--format", default="csv", choices=["csv", "json"])
+    p.add_argument("--out", help="write to this file instead of standard output")
+
+    p = sub.add_parser("report", parents=[common], help="metrics as CSV, Parquet or JSON (column names = METRICS.md keys)")
+    p.add_argument("kind", choices=["accounts", "programme", "goals", "whale", "health-history", "engagement-weekly",
+                                    "cost-to-serve"])
+    p.add_argument("--as-of", type=_date, help="figures as of this date (default: latest activity or revenue date)")
+    p.add_argument("--region", action="append", default=[], help="only accounts in this region (repeatable)")
+    p.add_argument("--segment", action="append", default=[], help="only accounts in this segment (repeatable)")
+    p.add_argument("--kam-owner", action="append", default=[], help="only accounts of this KAM owner (repeatable)")
+    p.add_argument("--key-only", action="store_true", help="only key accounts")
+    p.add_argument("--format", default="csv", choices=["csv", "parquet", "json"])
+    p.add_argument("--out", help="write to this file instead of standard output")
+
+    p = sub.add_parser("mapping", parents=[common], help="mapping files for CRM exports")
+    msub = p.add_subparsers(dest="mapping_command", required=True, metavar="ACTION")
+    m = msub.add_parser("init", parents=[common], help="print (or write) the default mapping, commented, for editing")
+    m.add_argument("--format", required=True, choices=["salesforce", "hubspot"])
+    m.add_argument("--out", help="write to this file instead of standard output")
+
+    p = sub.add_parser("verify", parents=[common], help="check the current snapshot: counts add up, checksums match")
+
+    p = sub.add_parser("settings", parents=[common], help="print the settings in force as TOML")
+
+    p = sub.add_parser("app", parents=[common], help="start the dashboard (loads the demo data on first run)")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--no-demo", action="store_true", help="do not load the demo export when there is no snapshot")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    data_dir = resolve_data_dir(args.data_dir)
+    try:
+        settings = load_settings(args.config, data_dir)
+        handler = COMMANDS[args.command]
+        return handler(args, data_dir, settings) or 0
+    except (LoadError, SettingsError) as exc:
+        print(f"kam: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `kam quarantine | head`
+        return 0
+
+
+def cmd_demo(args, data_dir: Path, settings) -> int:
+    out = Path(args.out_dir)
+    if args.scale is not None:
+        from kam_metrics.scale import write_scale_export
+
+        counts = write_scale_export(out, scale=args.scale)
+    else:
+        from kam_metrics.demo import write_demo
+
+        counts = write_demo(out)
+    total = sum(counts.values())
+    print(f"Wrote {total:,} rows in {len(counts)} tables to {out}/")
+    for table, n in counts.items():
+        print(f"  {table:<15}{n:>12,}")
+    print(f"Load it with: kam load {out}")
+    return 0
+
+
+def cmd_load(args, data_dir: Path, settings) -> int:
+    from kam_metrics.pipeline import load_export
+
+    report = load_export(args.path, data_dir, fmt=args.format, settings=settings, mapping=args.mapping)
+    print(report.as_text())
+    return 0
+
+
+def status_dict(data_dir: Path) -> dict:
+    """What `kam status --json` prints."""
+    from kam_metrics import warehouse
+
+    con = warehouse.connect_current(data_dir)
+    try:
+        info = warehouse.snapshot_info(con)
+        counts = warehouse.table_counts(con)
+    finally:
+        con.close()
+    return {
+        "load_id": info.get("load_id"),
+        "as_of": info.get("as_of_default") or None,
+        "format": info.get("format"),
+        "source_path": info.get("source_path"),
+        "tables": {
+            row["table"]: {k: row[k] for k in ("read", "loaded", "quarantined", "skipped")}
+            for row in counts.iter_rows(named=True)
+            if row["is_present"]
+        },
+        "leftovers": [p.name for p in warehouse.leftovers(data_dir)],
+    }
+
+
+def cmd_status(args, data_dir: Path, settings) -> int:
+    status = status_dict(data_dir)
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(f"Data directory: {data_dir}")
+    print(f"Snapshot:       {status['load_id']} ({status['format']}, from {status['source_path']})")
+    print(f"as_of:          {status['as_of'] or 'n/a'}")
+    print(f"\n{'table':<15}{'read':>10}{'loaded':>10}{'quarantined':>13}{'skipped':>9}")
+    for table, c in status["tables"].items():
+        print(f"{table:<15}{c['read']:>10}{c['loaded']:>10}{c['quarantined']:>13}{c['skipped']:>9}")
+    if status["leftovers"]:
+        print(f"\nLeftovers of an interrupted load (the next `kam load` removes them): {', '.join(status['leftovers'])}")
+    return 0
+
+
+def _write_output(text: str, out: str | None) -> None:
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def cmd_quarantine(args, data_dir: Path, settings) -> int:
+    from kam_metrics import warehouse
+    from kam_metrics.csv_export import csv_safe_frame
+
+    con = warehouse.connect_current(data_dir)
+    try:
+        rows = warehouse.quarantine_rows(con, table=args.table)
+    finally:
+        con.close()
+    if args.format == "json":
+        _write_output(json.dumps(rows.to_dicts(), indent=2, default=str) + "\n", args.out)
+    else:
+        _write_output(csv_safe_frame(rows).write_csv(), args.out)
+    return 0
+
+
+def cmd_report(args, data_dir: Path, settings) -> int:
+    from kam_metrics import report, warehouse
+    from kam_metrics.filters import Filters
+
+    filters = Filters(
+        regions=tuple(args.region), segments=tuple(args.segment), kam_owners=tuple(args.kam_owner),
+        key_only=args.key_only,
+    )
+    con = warehouse.connect_current(data_dir)
+    try:
+        frame = report.report_frame(args.kind, con, args.as_of, filters, settings)
+    finally:
+        con.close()
+    if args.format == "parquet" and not args.out:
+        raise LoadError("--format parquet needs --out FILE")
+    report.write_report(frame, args.format, Path(args.out) if args.out else None)
+    return 0
+
+
+def cmd_mapping(args, data_dir: Path, settings) -> int:
+    from kam_metrics.importers import get_importer
+
+    module = sys.modules[type(get_importer(args.format)).__module__]
+    _write_output(module.mapping_template(), args.out)
+    return 0
+
+
+def cmd_verify(args, data_dir: Path, settings) -> int:
+    from kam_metrics.verify import verify_snapshot
+
+    problems = verify_snapshot(data_dir)
+    if problems:
+        for p in problems:
+            print(f"FAIL {p}")
+        return 1
+    print("OK: every source row is loaded, quarantined or skipped; checksums match; metrics tables agree.")
+    return 0
+
+
+def cmd_settings(args, data_dir: Path, settings) -> int:
+    from kam_metrics.settings import settings_toml
+
+    sys.stdout.write(settings_toml(settings))
+    return 0
+
+
+def ensure_demo_loaded(data_dir: Path, settings) -> None:
+    """First run: write and load the demo export when the data directory has no snapshot."""
+    from kam_metrics import warehouse
+    from kam_metrics.demo import write_demo
+    from kam_metrics.pipeline import load_export
+
+    if warehouse.current_snapshot_path(data_dir) is not None:
+        return
+    demo_dir = Path(data_dir) / DEFAULT_DEMO_DIR
+    print(f"No snapshot in {data_dir}: writing the demo export to {demo_dir} and loading it …")
+    write_demo(demo_dir)
+    report = load_export(demo_dir, data_dir, fmt="kam", settings=settings)
+    print(report.as_text())
+
+
+def cmd_app(args, data_dir: Path, settings) -> int:
+    if not args.no_demo:
+        ensure_demo_loaded(data_dir, settings)
+    env = dict(os.environ, **{ENV_DATA_DIR: str(Path(data_dir).resolve())})
+    if args.config:
+        env["KAM_CONFIG"] = str(Path(args.config).resolve())
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"),
+        "--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]
+    print(f"KAM Health on http://localhost:{args.port}  (data: {data_dir})", flush=True)
+    return subprocess.call(cmd, cwd=REPO_ROOT, env=env)
+
+
+COMMANDS = {
+    "demo": cmd_demo, "load": cmd_load, "status": cmd_status, "quarantine": cmd_quarantine, "report": cmd_report,
+    "mapping": cmd_mapping, "verify": cmd_verify, "settings": cmd_settings, "app": cmd_app,
+}
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

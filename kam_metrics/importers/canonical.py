@@ -1,0 +1,92 @@
+"""The canonical export: one `<table>.csv` or `<table>.parquet` per table of DATA_CONTRACT.md.
+
+Staging here only matches file and column names (case-insensitively, trimmed); every value stays
+text for the common parser. Whole-file problems raise LoadError naming the file and column.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from kam_metrics.contract import REQUIRED_TABLES, SOURCE_FILE, SOURCE_ROW, TABLE_ORDER, TABLES
+from kam_metrics.importers.base import ImportResult, LoadError, quarantine_frame
+from kam_metrics.importers.files import read_raw_csv, read_raw_parquet
+
+READABLE = (".csv", ".parquet")
+
+
+def find_table_files(folder: Path) -> dict[str, Path]:
+    """table → its file in the folder; LoadError for a table given twice or with an unreadable extension."""
+    by_stem: dict[str, list[Path]] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and not path.name.startswith("."):
+            by_stem.setdefault(path.stem.strip().lower(), []).append(path)
+    found: dict[str, Path] = {}
+    for table in TABLE_ORDER:
+        candidates = by_stem.get(table, [])
+        readable = [p for p in candidates if p.suffix.lower() in READABLE]
+        if len(readable) > 1:
+            names = " and ".join(p.name for p in readable)
+            raise LoadError(f"{table}: found both {names}; keep only one file per table", file=readable[0].name)
+        if readable:
+            found[table] = readable[0]
+        elif candidates:
+            other = candidates[0]
+            raise LoadError(
+                f"{other.name}: wrong file extension '{other.suffix}' (save {table} as {table}.csv or {table}.parquet)",
+                file=other.name,
+            )
+    return found
+
+
+class CanonicalImporter:
+    name = "kam"
+
+    def detect(self, folder: Path) -> str | None:
+        files = {p.name.lower() for p in folder.iterdir() if p.is_file()}
+        hits = [t for t in REQUIRED_TABLES if f"{t}.csv" in files or f"{t}.parquet" in files]
+        if "accounts.csv" in files or "accounts.parquet" in files:
+            return f"canonical table files ({', '.join(hits)})"
+        return None
+
+    def read(self, folder: Path, *, settings=None, mapping: Path | None = None) -> ImportResult:
+        if mapping is not None:
+            raise LoadError("--mapping applies to CRM formats (salesforce, hubspot), not the canonical format")
+        files = find_table_files(folder)
+        missing = [t for t in REQUIRED_TABLES if t not in files]
+        if missing:
+            raise LoadError(
+                f"{missing[0]}.csv: required file missing from {folder} "
+                f"(an export needs {', '.join(t + '.csv' for t in REQUIRED_TABLES)})",
+                file=f"{missing[0]}.csv",
+            )
+        result = ImportResult(format=self.name, source_path=str(folder))
+        quarantine_rows = []
+        for table, path in files.items():
+            text = read_raw_parquet(path) if path.suffix.lower() == ".parquet" else read_raw_csv(path)
+            raw = text.raw
+            result.raw_files.append(raw)
+            result.tables[table] = stage_table(table, raw.frame, raw.name)
+            for row, reason in text.malformed:
+                quarantine_rows.append(
+                    {"table": table, SOURCE_FILE: raw.name, SOURCE_ROW: row, "column": None, "value": None,
+                     "reason": reason}
+                )
+        result.quarantine = quarantine_frame(quarantine_rows)
+        return result
+
+
+def stage_table(table: str, raw: pl.DataFrame, file_name: str) -> pl.DataFrame:
+    """Canonical staging: match header names to the contract, check required columns, keep text."""
+    spec = TABLES[table]
+    by_name = {c.strip().lower(): c for c in raw.columns if c != SOURCE_ROW}
+    for col in spec.required_columns:
+        if col not in by_name:
+            raise LoadError(f"{file_name}: required column '{col}' is missing", file=file_name, column=col)
+    selected = [pl.col(by_name[c]).alias(c) for c in spec.column_names if c in by_name]
+    return raw.select(selected + [pl.lit(file_name).alias(SOURCE_FILE), pl.col(SOURCE_ROW)])
+
+
+IMPORTER = CanonicalImporter()

@@ -1,0 +1,173 @@
+"""Reading export files as text, for every importer: encodings, BOMs, binary files, ragged rows.
+
+`read_raw_csv` returns every cell as text (empty cells as null) with `_source_row`, the 1-based
+row number in the file with the header excluded. Rows whose field count differs from the header
+are kept out of the frame and returned as `malformed` so they reach the quarantine, never vanish.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from kam_metrics.contract import SOURCE_ROW
+from kam_metrics.importers.base import LoadError, RawFile
+
+BOM = b"\xef\xbb\xbf"
+
+
+@dataclass
+class TextTable:
+    raw: RawFile
+    malformed: list[tuple[int, str]] = field(default_factory=list)  # (source row, reason)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode(data: bytes, name: str, *, legacy_encodings: bool) -> tuple[str, str]:
+    """Text and encoding name; UTF-8 (BOM or not), else Windows-1252 when legacy encodings are allowed."""
+    if data.startswith(BOM):
+        data = data[len(BOM):]
+        encoding = "utf-8-sig"
+    else:
+        encoding = "utf-8"
+    try:
+        return data.decode("utf-8"), encoding
+    except UnicodeDecodeError as exc:
+        if legacy_encodings:
+            # Salesforce's weekly export is Windows-1252; its undefined bytes fall back to Latin-1.
+            try:
+                return data.decode("cp1252"), "cp1252"
+            except UnicodeDecodeError:
+                return data.decode("latin-1"), "latin-1"
+        line = data[: exc.start].count(b"\n") + 1
+        raise LoadError(
+            f"{name}: not UTF-8 text (byte 0x{data[exc.start]:02X} on line {line}); "
+            "save the file as UTF-8 (with or without BOM)",
+            file=name,
+        ) from exc
+
+
+def _check_text_file(data: bytes, name: str) -> None:
+    if not data.strip():
+        raise LoadError(f"{name}: the file is empty (expected a header row)", file=name)
+    head = data[:8192]
+    if b"\x00" in head or head.startswith((b"PK\x03\x04", b"PAR1", b"\xd0\xcf\x11\xe0")):
+        raise LoadError(f"{name}: not a CSV file (binary content, e.g. a spreadsheet or archive)", file=name)
+
+
+def read_raw_csv(path: Path, *, name: str | None = None, legacy_encodings: bool = False) -> TextTable:
+    """Read a CSV file as text; raises LoadError for a file that cannot be read as a table."""
+    name = name or path.name
+    data = path.read_bytes()
+    return read_raw_csv_bytes(data, name, legacy_encodings=legacy_encodings)
+
+
+def read_raw_csv_bytes(data: bytes, name: str, *, legacy_encodings: bool = False) -> TextTable:
+    _check_text_file(data, name)
+    text, encoding = decode(data, name, legacy_encodings=legacy_encodings)
+    digest = sha256_bytes(data)
+    if encoding == "utf-8" or encoding == "utf-8-sig":
+        payload = data[len(BOM):] if data.startswith(BOM) else data
+    else:
+        payload = text.encode("utf-8")
+    malformed: list[tuple[int, str]] = []
+    try:
+        # Rows with fewer fields than the header get their missing trailing fields as empty (Polars
+        # pads them); rows with more fields make Polars fail and take the exact path below.
+        frame = pl.read_csv(io.BytesIO(payload), infer_schema=False, has_header=True, quote_char='"')
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.ShapeError) as exc:
+        frame, malformed = _read_with_csv_module(text, name, exc)
+    frame = _clean_columns(frame, name)
+    frame = frame.with_columns(
+        [
+            pl.when(pl.col(c).str.len_bytes() == 0).then(None).otherwise(pl.col(c)).alias(c)
+            for c in frame.columns
+            if c != SOURCE_ROW
+        ]
+    )
+    if SOURCE_ROW not in frame.columns:
+        frame = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
+    raw = RawFile(name=name, sha256=digest, frame=frame, encoding=encoding, size_bytes=len(data))
+    return TextTable(raw=raw, malformed=malformed)
+
+
+def _read_with_csv_module(text: str, name: str, exc: Exception) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
+    """Exact, row-by-row read: rows whose field count differs from the header go to `malformed`."""
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), strict=False))
+    except csv.Error as err:  # pragma: no cover - csv with strict=False rarely raises
+        raise LoadError(f"{name}: not a readable CSV file ({err})", file=name) from err
+    if not rows:
+        raise LoadError(f"{name}: the file is empty (expected a header row)", file=name)
+    header = rows[0]
+    width = len(header)
+    good: list[list[str | None]] = []
+    numbers: list[int] = []
+    malformed: list[tuple[int, str]] = []
+    for i, row in enumerate(rows[1:], start=1):
+        if len(row) == width:
+            good.append(row)
+            numbers.append(i)
+        elif len(row) == 0 or (len(row) == 1 and row[0] == "" and width > 1):
+            malformed.append((i, "empty line"))
+        else:
+            malformed.append((i, f"row has {len(row)} fields, the header has {width}"))
+    names = _dedupe(header)
+    columns = {n: [r[j] for r in good] for j, n in enumerate(names)}
+    frame = pl.DataFrame(columns, schema={n: pl.String for n in names})
+    frame = frame.with_columns(pl.Series(SOURCE_ROW, numbers, dtype=pl.Int64))
+    return frame, malformed
+
+
+def _dedupe(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        if n in seen:
+            seen[n] += 1
+            out.append(f"{n}_duplicated_{seen[n] - 1}")
+        else:
+            seen[n] = 0
+            out.append(n)
+    return out
+
+
+def _clean_columns(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    """Trim header names and strip a BOM that survived; refuse a header with empty names only."""
+    cleaned = [c.strip().lstrip("\ufeff") for c in frame.columns]
+    if all(c == "" for c in cleaned):
+        raise LoadError(f"{name}: the header row is empty", file=name)
+    cleaned = _dedupe([c or f"column_{i + 1}" for i, c in enumerate(cleaned)])
+    return frame.rename(dict(zip(frame.columns, cleaned)))
+
+
+def read_raw_parquet(path: Path, *, name: str | None = None) -> TextTable:
+    """Read a Parquet file, every column cast to text for the raw layer."""
+    name = name or path.name
+    data = path.read_bytes()
+    if not data:
+        raise LoadError(f"{name}: the file is empty", file=name)
+    try:
+        frame = pl.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # polars raises several error types for a corrupt file
+        raise LoadError(f"{name}: not a readable Parquet file ({exc.__class__.__name__})", file=name) from exc
+    frame = frame.with_columns(
+        [
+            (pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%S%.f") if frame.schema[c] in (pl.Datetime,) else pl.col(c))
+            .cast(pl.String)
+            .alias(c)
+            for c in frame.columns
+        ]
+    )
+    frame = _clean_columns(frame, name).with_row_index(SOURCE_ROW, offset=1).with_columns(
+        pl.col(SOURCE_ROW).cast(pl.Int64)
+    )
+    return TextTable(raw=RawFile(name=name, sha256=sha256_bytes(data), frame=frame, size_bytes=len(data)))

@@ -1,0 +1,155 @@
+"""Text → typed columns by the contract's rules, recording every cell that cannot be read.
+
+`parse_table(table, staged)` returns the typed frame (contract columns in contract order, plus the
+provenance columns) and a frame of parse failures (row position, column, value, reason). Columns an
+importer already typed (pl.Date, pl.Boolean, …) pass through. All work is vectorised Polars.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from kam_metrics.contract import BOOL, DATE, ENUM, FLOAT, INT, SOURCE_FILE, SOURCE_ROW, STRING, TABLES, Column
+
+TRUE_WORDS = ("true", "1", "yes", "y", "t")
+FALSE_WORDS = ("false", "0", "no", "n", "f")
+
+FAILURE_SCHEMA = {"_pos": pl.UInt32, "column": pl.String, "value": pl.String, "reason": pl.String}
+POS = "_pos"
+
+# Datetime forms of the contract: ISO with Z or a numeric offset (converted to UTC), and naive ones (taken as UTC).
+_TZ_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%z")
+_NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S",
+                  "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M")
+
+
+def date_expr(text: pl.Expr) -> pl.Expr:
+    """YYYY-MM-DD or an ISO datetime (Z/offset converted to UTC) → Date; null when unreadable."""
+    t = text.str.strip_chars()
+    date_only = t.str.to_date("%Y-%m-%d", strict=False)
+    # Offsets "+0000"/"+00:00" and "Z": normalise Z so one %z format reads them all.
+    tz = t.str.replace(r"Z$", "+0000")
+    with_tz = [tz.str.to_datetime(f, strict=False, time_zone="UTC").dt.replace_time_zone(None) for f in _TZ_FORMATS]
+    naive = [t.str.to_datetime(f, strict=False, time_unit="us") for f in _NAIVE_FORMATS]
+    return pl.coalesce(
+        date_only,
+        *[e.cast(pl.Datetime("us")).dt.date() for e in with_tz],
+        *[e.dt.date() for e in naive],
+    )
+
+
+def bool_expr(text: pl.Expr) -> pl.Expr:
+    t = text.str.strip_chars().str.to_lowercase()
+    return pl.when(t.is_in(TRUE_WORDS)).then(True).when(t.is_in(FALSE_WORDS)).then(False).otherwise(None)
+
+
+def float_expr(text: pl.Expr) -> pl.Expr:
+    value = text.str.strip_chars().cast(pl.Float64, strict=False)
+    return pl.when(value.is_finite()).then(value).otherwise(None)
+
+
+def _empty(text: pl.Expr) -> pl.Expr:
+    return text.is_null() | (text.str.strip_chars() == "")
+
+
+def _typed(col: Column, src: pl.Expr, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr, str]:
+    """(typed value, failure flag, reason) for one column whose source is `src` of dtype `dtype`."""
+    if col.type in (STRING, ENUM):
+        text = src.cast(pl.String).str.strip_chars()
+        text = pl.when(text == "").then(None).otherwise(text)
+        if col.type == STRING:
+            value = text if col.default is None else text.fill_null(pl.lit(col.default))
+            return value, pl.lit(False), ""
+        norm = text.str.to_lowercase()
+        known = norm.is_in(col.enum)
+        if col.fallback is not None:
+            value = pl.when(known).then(norm).otherwise(pl.lit(col.fallback))
+            return value, pl.lit(False), ""
+        return (
+            pl.when(known).then(norm).otherwise(None),
+            text.is_not_null() & ~known,
+            f"not one of: {', '.join(col.enum)}",
+        )
+    if col.type == DATE:
+        if dtype == pl.Date:
+            return src, pl.lit(False), ""
+        if isinstance(dtype, pl.Datetime):
+            value = src.dt.convert_time_zone("UTC").dt.replace_time_zone(None) if dtype.time_zone else src
+            return value.dt.date(), pl.lit(False), ""
+        value = date_expr(src.cast(pl.String))
+        return value, ~_empty(src.cast(pl.String)) & value.is_null(), "not a date (expected YYYY-MM-DD or an ISO datetime)"
+    if col.type == BOOL:
+        if dtype == pl.Boolean:
+            value = src
+            flag = pl.lit(False)
+        else:
+            text = src.cast(pl.String)
+            value = bool_expr(text)
+            flag = ~_empty(text) & value.is_null()
+        if col.default is not None:
+            value = value.fill_null(pl.lit(col.default))
+        return value, flag, "not a yes/no value (expected true/false, 1/0, yes/no or y/n)"
+    if col.type in (FLOAT, INT):
+        if dtype.is_numeric():
+            value = src.cast(pl.Float64)
+            flag = pl.lit(False)
+        else:
+            text = src.cast(pl.String)
+            value = float_expr(text)
+            flag = ~_empty(text) & value.is_null()
+        if col.default is not None:
+            value = value.fill_null(pl.lit(float(col.default)))
+        if col.type == FLOAT:
+            return value, flag, "not a number"
+        whole = value.is_null() | (value == value.round(0))
+        return (
+            pl.when(whole).then(value).otherwise(None).cast(pl.Int64),
+            flag | ~whole,
+            "not a whole number",
+        )
+    raise ValueError(f"unknown column type {col.type}")  # pragma: no cover
+
+
+def parse_table(table: str, staged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Typed frame (row order kept) and parse failures (`_pos` = row position in `staged`)."""
+    spec = TABLES[table]
+    frame = staged.with_row_index(POS)
+    typed_exprs: list[pl.Expr] = [pl.col(POS)]
+    failure_frames: list[pl.DataFrame] = []
+    checks = []
+    for col in spec.columns:
+        if col.name in frame.columns:
+            src = pl.col(col.name)
+            dtype = frame.schema[col.name]
+        else:
+            src = pl.lit(None, dtype=pl.String)
+            dtype = pl.String
+        value, flag, reason = _typed(col, src, dtype)
+        typed_exprs.append(value.alias(col.name))
+        if reason and col.name in frame.columns:
+            checks.append((col.name, flag, reason))
+    for name in (SOURCE_FILE, SOURCE_ROW):
+        if name in frame.columns:
+            typed_exprs.append(pl.col(name))
+    typed = frame.select(typed_exprs)
+    if checks:
+        flags = frame.select([pl.col(POS)] + [flag.alias(f"__bad_{name}") for name, flag, _ in checks])
+        for name, _, reason in checks:
+            bad = flags.filter(pl.col(f"__bad_{name}"))
+            if bad.height:
+                values = frame.select(POS, pl.col(name).cast(pl.String).alias("value")).join(
+                    bad.select(POS), on=POS, how="semi"
+                )
+                failure_frames.append(
+                    values.with_columns(pl.lit(name).alias("column"), pl.lit(reason).alias("reason")).select(
+                        list(FAILURE_SCHEMA)
+                    )
+                )
+    failures = (
+        pl.concat(failure_frames) if failure_frames else pl.DataFrame(schema=FAILURE_SCHEMA)
+    ).cast(FAILURE_SCHEMA)
+    if SOURCE_FILE not in typed.columns:
+        typed = typed.with_columns(pl.lit(None, dtype=pl.String).alias(SOURCE_FILE))
+    if SOURCE_ROW not in typed.columns:
+        typed = typed.with_columns((pl.col(POS).cast(pl.Int64) + 1).alias(SOURCE_ROW))
+    return typed, failures

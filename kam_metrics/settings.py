@@ -1,0 +1,212 @@
+"""Typed settings: every default of ../shared/METRICS.md plus the app's own, overridable by kam.toml.
+
+The file is read from `--config PATH`, else `kam.toml` in the data directory. A key the settings do
+not know, or a value of the wrong type, is a `SettingsError` that names the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from kam_metrics.contract import ACTIVITY_TYPES, CASE_PRIORITIES
+
+ENV_DATA_DIR = "KAM_DATA_DIR"
+ENV_CONFIG = "KAM_CONFIG"
+DEFAULT_DATA_DIR = "data"
+CONFIG_FILE_NAME = "kam.toml"
+
+HEALTH_COMPONENTS = ("recency", "trend", "breadth", "loyalty", "wallet", "profitability", "cadence")
+SELECTION_INPUTS = ("revenue_ttm", "wallet_current", "net_margin_pct", "revenue_growth_pct", "engaged_contacts_90d")
+
+
+class SettingsError(ValueError):
+    """A settings file that cannot be used; the message names the file and the key."""
+
+
+def _frozen(d: Mapping[str, float]) -> Mapping[str, float]:
+    return MappingProxyType(dict(d))
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Money and time
+    reporting_currency: str = "EUR"
+    default_gross_margin: float = 0.35
+    # Lifetime value
+    retention_rate: float = 0.90
+    discount_rate: float = 0.10
+    ltv_horizon_years: int = 5
+    # Engagement weights and costs per activity type, cost per case priority
+    activity_weights: Mapping[str, float] = field(
+        default_factory=lambda: _frozen(
+            {"email": 1, "call": 2, "meeting": 3, "workshop": 3, "site_visit": 4, "qbr": 5, "exec_meeting": 5, "other": 1}
+        )
+    )
+    activity_costs: Mapping[str, float] = field(
+        default_factory=lambda: _frozen(
+            {"email": 5, "call": 25, "meeting": 150, "workshop": 600, "site_visit": 800, "qbr": 1200,
+             "exec_meeting": 1000, "other": 20}
+        )
+    )
+    case_costs: Mapping[str, float] = field(
+        default_factory=lambda: _frozen({"low": 50, "medium": 150, "high": 400, "critical": 1000})
+    )
+    # Health score
+    health_weights: Mapping[str, float] = field(
+        default_factory=lambda: _frozen(
+            {"recency": 15, "trend": 15, "breadth": 15, "loyalty": 15, "wallet": 15, "profitability": 15, "cadence": 10}
+        )
+    )
+    band_green_min: float = 70.0
+    band_amber_min: float = 40.0
+    recency_full_days: int = 14
+    recency_zero_days: int = 90
+    breadth_full_contacts: int = 5
+    wallet_full_share: float = 0.5
+    profitability_full_pct: float = 20.0
+    profitability_zero_pct: float = -10.0
+    health_history_weeks: int = 26
+    # Relationships and cadence
+    multithread_min_contacts: int = 3
+    champion_left_days: int = 90
+    champion_quiet_days: int = 60
+    plan_window_days: int = 90
+    review_window_days: int = 30
+    no_touch_alert_days: int = 30
+    # Programme and selection
+    key_account_min: int = 5
+    key_account_max: int = 25
+    goal_on_track_tolerance: float = 0.10
+    goal_at_risk_tolerance: float = 0.25
+    selection_weights: Mapping[str, float] = field(
+        default_factory=lambda: _frozen(
+            {"revenue_ttm": 25, "wallet_current": 25, "net_margin_pct": 20, "revenue_growth_pct": 15,
+             "engaged_contacts_90d": 15}
+        )
+    )
+    # Warehouse and app
+    keep_snapshots: int = 5
+    cache_ttl_seconds: int = 600
+    upload_enabled: bool = True
+    max_upload_mb: int = 200
+    max_zip_entries: int = 2000
+    max_zip_uncompressed_mb: int = 2000
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+# The keys each mapping setting accepts (an unknown one is an error, a missing one keeps its default).
+_MAPPING_KEYS = {
+    "activity_weights": ACTIVITY_TYPES,
+    "activity_costs": ACTIVITY_TYPES,
+    "case_costs": CASE_PRIORITIES,
+    "health_weights": HEALTH_COMPONENTS,
+    "selection_weights": SELECTION_INPUTS,
+}
+
+
+def _check_type(key: str, value: Any, expected: type, source: str) -> Any:
+    if expected is bool:
+        ok = isinstance(value, bool)
+    elif expected is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif expected is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, expected)
+    if not ok:
+        raise SettingsError(
+            f"{source}: setting '{key}' must be {expected.__name__}, got {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+def settings_from_dict(data: Mapping[str, Any], source: str = "settings") -> Settings:
+    """Build Settings from a parsed TOML mapping, checking every key and type."""
+    defaults = Settings()
+    types = {f.name: f.type for f in dataclasses.fields(Settings)}
+    changes: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in types:
+            raise SettingsError(f"{source}: unknown setting '{key}'")
+        if key in _MAPPING_KEYS:
+            if not isinstance(value, dict):
+                raise SettingsError(f"{source}: setting '{key}' must be a table like [{key}]")
+            merged = dict(getattr(defaults, key))
+            for sub, v in value.items():
+                if sub not in _MAPPING_KEYS[key]:
+                    raise SettingsError(
+                        f"{source}: unknown key '{key}.{sub}' (expected one of {', '.join(_MAPPING_KEYS[key])})"
+                    )
+                merged[sub] = _check_type(f"{key}.{sub}", v, float, source)
+                if merged[sub] < 0:
+                    raise SettingsError(f"{source}: setting '{key}.{sub}' must be ≥ 0")
+            changes[key] = _frozen(merged)
+        else:
+            expected = {"str": str, "float": float, "int": int, "bool": bool}[types[key]]
+            changes[key] = _check_type(key, value, expected, source)
+    settings = dataclasses.replace(defaults, **changes)
+    if settings.band_amber_min > settings.band_green_min:
+        raise SettingsError(f"{source}: setting 'band_amber_min' must not exceed 'band_green_min'")
+    if settings.keep_snapshots < 1:
+        raise SettingsError(f"{source}: setting 'keep_snapshots' must be at least 1")
+    return settings
+
+
+def load_settings(config: str | Path | None = None, data_dir: str | Path | None = None) -> Settings:
+    """Settings from `config`, else $KAM_CONFIG, else `<data_dir>/kam.toml`, else the defaults."""
+    path: Path | None = None
+    if config:
+        path = Path(config)
+        if not path.is_file():
+            raise SettingsError(f"{path}: settings file not found")
+    elif os.environ.get(ENV_CONFIG):
+        path = Path(os.environ[ENV_CONFIG])
+        if not path.is_file():
+            raise SettingsError(f"{path}: settings file not found (from ${ENV_CONFIG})")
+    else:
+        candidate = resolve_data_dir(data_dir) / CONFIG_FILE_NAME
+        path = candidate if candidate.is_file() else None
+    if path is None:
+        return Settings()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: not a valid TOML file: {exc}") from exc
+    return settings_from_dict(data, source=str(path))
+
+
+def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
+    """The data directory: the argument, else $KAM_DATA_DIR, else ./data."""
+    return Path(data_dir or os.environ.get(ENV_DATA_DIR) or DEFAULT_DATA_DIR)
+
+
+def settings_toml(settings: Settings | None = None) -> str:
+    """The settings as a commented TOML document (the defaults unless given)."""
+    s = settings or Settings()
+    lines = ["# KAM Health settings (defaults from METRICS.md). Remove what you do not change."]
+    tables = []
+    for f in dataclasses.fields(Settings):
+        value = getattr(s, f.name)
+        if f.name in _MAPPING_KEYS:
+            tables.append(f"\n[{f.name}]")
+            tables += [f"{k} = {_toml_value(v)}" for k, v in value.items()]
+        else:
+            lines.append(f"{f.name} = {_toml_value(value)}")
+    return "\n".join(lines + tables) + "\n"
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(v)

@@ -1,0 +1,87 @@
+"""Shared fixtures: small hand-written exports, the demo export, and loaded data directories."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from kam_metrics.pipeline import LoadReport, load_export
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED = REPO_ROOT.parent / "shared"
+
+# A minimal valid canonical export: the three required tables.
+BASE_EXPORT = {
+    "accounts.csv": """\
+        account_id,account_name,is_key_account,region,segment,kam_owner,executive_sponsor
+        A1,Acme Industrial,true,EMEA,Enterprise,Kim Lee,Dana Ortiz
+        A2,Beta Logistics,false,Americas,Mid-market,,
+        A3,Gamma Foods,yes,APAC,Enterprise,Kim Lee,
+        """,
+    "activities.csv": """\
+        activity_id,account_id,activity_date,activity_type,contact_id,duration_minutes
+        X1,A1,2026-11-01,email,,5
+        X2,A2,2026-11-02,call,,30
+        X3,A3,2026-10-15,meeting,,60
+        """,
+    "revenue.csv": """\
+        revenue_id,account_id,revenue_date,amount,cost_of_goods,product_line,currency
+        R1,A1,2026-10-01,1000,300,Pumps,EUR
+        R2,A2,2026-10-01,500,,Valves,
+        R3,A3,2026-09-01,-50,0,Pumps,EUR
+        """,
+}
+
+
+def write_export(folder: Path, files: dict[str, str | bytes | None], base: bool = True) -> Path:
+    """Write an export folder: BASE_EXPORT (unless base=False) overlaid with `files` (None removes a file)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    merged: dict[str, str | bytes | None] = dict(BASE_EXPORT) if base else {}
+    merged.update(files)
+    for name, content in merged.items():
+        if content is None:
+            continue
+        data = content if isinstance(content, bytes) else textwrap.dedent(content).encode("utf-8")
+        (folder / name).write_bytes(data)
+    return folder
+
+
+@pytest.fixture
+def make_export(tmp_path):
+    """make_export({"accounts.csv": "...", ...}) → a folder with the base export overlaid."""
+    counter = {"n": 0}
+
+    def make(files: dict[str, str | bytes | None] | None = None, base: bool = True) -> Path:
+        counter["n"] += 1
+        return write_export(tmp_path / f"export{counter['n']}", files or {}, base=base)
+
+    return make
+
+
+@pytest.fixture
+def load_folder(tmp_path):
+    """load_folder(folder, **kw) → LoadReport, into tmp_path/'data' (or data_dir=...)."""
+
+    def load(folder: Path, data_dir: Path | None = None, **kwargs) -> LoadReport:
+        return load_export(folder, data_dir or tmp_path / "data", **kwargs)
+
+    return load
+
+
+@pytest.fixture(scope="session")
+def demo_export_dir(tmp_path_factory) -> Path:
+    from kam_metrics.demo import write_demo
+
+    out = tmp_path_factory.mktemp("demo") / "demo_export"
+    write_demo(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_data_dir(tmp_path_factory, demo_export_dir) -> Path:
+    """A data directory with the demo export loaded (read it only; never load into it in a test)."""
+    data_dir = tmp_path_factory.mktemp("demo_data")
+    load_export(demo_export_dir, data_dir, fmt="kam")
+    return data_dir
