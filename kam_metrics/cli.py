@@ -30,14 +30,19 @@ def _date(text: str) -> date:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # The global options work before or after the command; after it they must not reset what was
+    # given before it, hence SUPPRESS on the subcommands' copy.
+    top = argparse.ArgumentParser(add_help=False)
+    top.add_argument("--data-dir", help=f"warehouse folder (default: ${ENV_DATA_DIR} or ./data)")
+    top.add_argument("--config", help="settings file (default: kam.toml in the data directory)")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", help=f"warehouse folder (default: ${ENV_DATA_DIR} or ./data)")
-    common.add_argument("--config", help="settings file (default: kam.toml in the data directory)")
+    common.add_argument("--data-dir", default=argparse.SUPPRESS, help=f"warehouse folder (default: ${ENV_DATA_DIR} or ./data)")
+    common.add_argument("--config", default=argparse.SUPPRESS, help="settings file (default: kam.toml in the data directory)")
 
     parser = argparse.ArgumentParser(
         prog="kam",
         description="KAM Health: load CRM exports into a checked DuckDB warehouse and report on your key accounts.",
-        parents=[common],
+        parents=[top],
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -27,6 +27,7 @@ from kam_metrics.importers import detect_format, get_importer
 from kam_metrics.importers.base import QUARANTINE_SCHEMA, SKIPPED_SCHEMA, ImportResult, LoadError
 from kam_metrics.settings import Settings
 from kam_metrics.validate import CheckedTables, check_tables
+from kam_metrics.verify import raw_checksum
 
 Progress = Callable[[str, float], None]
 
@@ -227,13 +228,14 @@ def _write_snapshot(con, load_id, result, checked, quarantine, counts, as_of, se
         warehouse.write_frame(con, name, raw.frame)
         files.append(
             {"load_id": load_id, "file": raw.name, "raw_table": name, "sha256": raw.sha256,
-             "size_bytes": raw.size_bytes, "rows": raw.frame.height, "encoding": raw.encoding}
+             "size_bytes": raw.size_bytes, "rows": raw.frame.height, "encoding": raw.encoding,
+             "raw_checksum": raw_checksum(con, name)}
         )
     warehouse.write_frame(
         con, "load_files",
         pl.DataFrame(files, schema={"load_id": pl.String, "file": pl.String, "raw_table": pl.String,
                                     "sha256": pl.String, "size_bytes": pl.Int64, "rows": pl.Int64,
-                                    "encoding": pl.String}),
+                                    "encoding": pl.String, "raw_checksum": pl.String}),
     )
     warehouse.write_frame(
         con, "load_tables",

@@ -1,0 +1,63 @@
+"""Settings: METRICS.md defaults, kam.toml overrides, and errors that name the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from kam_metrics.settings import Settings, SettingsError, load_settings, settings_toml
+
+
+def test_defaults_are_those_of_metrics_md():
+    s = Settings()
+    assert s.reporting_currency == "EUR"
+    assert s.default_gross_margin == 0.35
+    assert (s.retention_rate, s.discount_rate, s.ltv_horizon_years) == (0.90, 0.10, 5)
+    assert dict(s.activity_weights) == {"email": 1, "call": 2, "meeting": 3, "workshop": 3, "site_visit": 4,
+                                        "qbr": 5, "exec_meeting": 5, "other": 1}
+    assert dict(s.activity_costs)["qbr"] == 1200 and dict(s.activity_costs)["exec_meeting"] == 1000
+    assert dict(s.case_costs) == {"low": 50, "medium": 150, "high": 400, "critical": 1000}
+    assert sum(s.health_weights.values()) == 100 and s.health_weights["cadence"] == 10
+    assert (s.band_green_min, s.band_amber_min) == (70, 40)
+    assert (s.key_account_min, s.key_account_max) == (5, 25)
+
+
+def test_kam_toml_in_the_data_dir_overrides(tmp_path):
+    (tmp_path / "kam.toml").write_text('reporting_currency = "USD"\nretention_rate = 0.8\n[activity_costs]\nqbr = 900\n')
+    s = load_settings(data_dir=tmp_path)
+    assert s.reporting_currency == "USD" and s.retention_rate == 0.8
+    assert s.activity_costs["qbr"] == 900.0 and s.activity_costs["email"] == 5  # others keep their default
+
+
+def test_config_option_wins_over_the_data_dir(tmp_path):
+    (tmp_path / "kam.toml").write_text('reporting_currency = "USD"\n')
+    other = tmp_path / "other.toml"
+    other.write_text('reporting_currency = "GBP"\n')
+    assert load_settings(other, tmp_path).reporting_currency == "GBP"
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("retension_rate = 0.9\n", "unknown setting 'retension_rate'"),
+        ('retention_rate = "high"\n', "setting 'retention_rate' must be float, got str 'high'"),
+        ("ltv_horizon_years = 2.5\n", "setting 'ltv_horizon_years' must be int"),
+        ("[activity_weights]\nzoom = 2\n", "unknown key 'activity_weights.zoom'"),
+        ('[case_costs]\nhigh = "lots"\n', "setting 'case_costs.high' must be float"),
+        ("upload_enabled = 1\n", "setting 'upload_enabled' must be bool"),
+        ("not toml at all [\n", "not a valid TOML file"),
+    ],
+)
+def test_bad_settings_name_the_key(tmp_path, text, message):
+    path = tmp_path / "kam.toml"
+    path.write_text(text)
+    with pytest.raises(SettingsError) as err:
+        load_settings(path)
+    assert message in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_settings_toml_round_trips(tmp_path):
+    s = Settings().replace(reporting_currency="USD", keep_snapshots=3)
+    path = tmp_path / "kam.toml"
+    path.write_text(settings_toml(s))
+    assert load_settings(path) == s
