@@ -9,7 +9,9 @@ skipped rows, raw rows, load log, precomputed marts) and publishes it atomically
 from __future__ import annotations
 
 import importlib
+import os
 import re
+import time
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -103,6 +105,18 @@ def _noop(stage: str, fraction: float) -> None:
     pass
 
 
+PAUSE_ENV = "KAM_PAUSE_AT_STAGE"  # test hook: "<stage>:<marker file>" pauses a load at that stage
+
+
+def _stage(progress: Progress, stage: str, fraction: float) -> None:
+    """Report a stage; when $KAM_PAUSE_AT_STAGE names it, touch the marker and wait (kill tests)."""
+    progress(stage, fraction)
+    pause = os.environ.get(PAUSE_ENV, "")
+    if pause.partition(":")[0] == stage:
+        Path(pause.partition(":")[2]).touch()
+        time.sleep(300)
+
+
 def load_export(
     path: str | Path,
     data_dir: str | Path,
@@ -129,22 +143,22 @@ def load_export(
                         f"{source.name}: expected an export folder or a .zip of one, got a '{source.suffix}' file",
                         file=source.name,
                     )
-                progress("unpacking", 0.02)
+                _stage(progress, "unpacking", 0.02)
                 folder = extract_zip(
                     source, Path(scratch) / "export",
                     max_entries=settings.max_zip_entries,
                     max_uncompressed_bytes=settings.max_zip_uncompressed_mb * 1_000_000,
                 )
-            progress("reading", 0.05)
+            _stage(progress, "reading", 0.05)
             if fmt == "auto":
                 fmt, reason = detect_format(folder)
             else:
                 reason = "chosen with --format"
             result = get_importer(fmt).read(folder, settings=settings, mapping=Path(mapping) if mapping else None)
-            progress("checking", 0.35)
+            _stage(progress, "checking", 0.35)
             checked = check_tables(result.tables, settings)
             load_id = warehouse.new_load_id(started)
-            progress("writing snapshot", 0.6)
+            _stage(progress, "writing snapshot", 0.6)
             counts = count_rows(result, checked)
             as_of = default_as_of(checked)
             tmp = warehouse.temp_snapshot_path(data_dir, load_id)
@@ -159,8 +173,10 @@ def load_export(
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
-            progress("publishing", 0.97)
-            snapshot = warehouse.publish_snapshot(data_dir, load_id, settings.keep_snapshots)
+            _stage(progress, "publishing", 0.97)
+            snapshot = warehouse.finalize_snapshot(data_dir, load_id)
+            _stage(progress, "switching", 0.99)
+            warehouse.switch_current(data_dir, load_id, settings.keep_snapshots)
     progress("done", 1.0)
     return LoadReport(
         load_id=load_id, format=fmt, format_reason=reason, source_path=str(source), snapshot_path=snapshot,
@@ -221,6 +237,7 @@ def _write_snapshot(con, load_id, result, checked, quarantine, counts, as_of, se
         [("load_id", "VARCHAR"), ("table", "VARCHAR"), (SOURCE_FILE, "VARCHAR"), (SOURCE_ROW, "BIGINT"),
          ("rule", "VARCHAR")],
     )
+    _stage(progress, "writing raw rows", 0.8)
     used: set[str] = set()
     files = []
     for raw in result.raw_files:
@@ -271,7 +288,7 @@ def _write_snapshot(con, load_id, result, checked, quarantine, counts, as_of, se
         "export_date": result.export_date or "",
     }
     warehouse.write_frame(con, "snapshot_info", pl.DataFrame({"key": list(info), "value": list(info.values())}))
-    progress("precomputing aggregates", 0.85)
+    _stage(progress, "precomputing aggregates", 0.85)
     build_marts = _marts_builder()
     if build_marts is not None:
         build_marts(con, settings)

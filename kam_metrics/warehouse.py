@@ -127,9 +127,8 @@ def temp_snapshot_path(data_dir: Path, load_id: str) -> Path:
     return folder / f"{load_id}.duckdb{TMP_SUFFIX}"
 
 
-def publish_snapshot(data_dir: Path, load_id: str, keep: int) -> Path:
-    """Rename the finished temp snapshot into place, then switch CURRENT to it atomically."""
-    data_dir = Path(data_dir)
+def finalize_snapshot(data_dir: Path, load_id: str) -> Path:
+    """Flush the finished temp snapshot and rename it into place (not yet current)."""
     folder = snapshot_dir(data_dir)
     tmp = folder / f"{load_id}.duckdb{TMP_SUFFIX}"
     final = folder / f"{load_id}.duckdb"
@@ -137,6 +136,12 @@ def publish_snapshot(data_dir: Path, load_id: str, keep: int) -> Path:
         os.fsync(fh.fileno())
     os.replace(tmp, final)
     _fsync_dir(folder)
+    return final
+
+
+def switch_current(data_dir: Path, load_id: str, keep: int) -> None:
+    """Point CURRENT at a finalized snapshot in one atomic rename, then prune old snapshots."""
+    data_dir = Path(data_dir)
     pointer_tmp = data_dir / f"{POINTER}.{load_id}{TMP_SUFFIX}"
     with open(pointer_tmp, "w", encoding="utf-8") as fh:
         fh.write(load_id + "\n")
@@ -145,6 +150,12 @@ def publish_snapshot(data_dir: Path, load_id: str, keep: int) -> Path:
     os.replace(pointer_tmp, data_dir / POINTER)
     _fsync_dir(data_dir)
     prune_snapshots(data_dir, keep)
+
+
+def publish_snapshot(data_dir: Path, load_id: str, keep: int) -> Path:
+    """Rename the finished temp snapshot into place, then switch CURRENT to it atomically."""
+    final = finalize_snapshot(data_dir, load_id)
+    switch_current(data_dir, load_id, keep)
     return final
 
 

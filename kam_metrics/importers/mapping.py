@@ -64,7 +64,7 @@ def mapping_toml(defaults: Mapping, title: str, notes: dict[str, str] | None = N
             out.append(f"# {notes[section]}")
         out.append(f'# ["{section}"]' if not section.isidentifier() else f"# [{section}]")
         for key, value in entries.items():
-            k = key if key.replace("_", "").isalnum() else '"' + key.replace('"', '\\"') + '"'
+            k = key if key.isascii() and key.replace("_", "").replace("-", "").isalnum() else '"' + key.replace('"', '\\"') + '"'
             out.append(f'# {k} = "{value}"')
         out.append("")
     return "\n".join(out)
