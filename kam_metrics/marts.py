@@ -1,0 +1,230 @@
+"""Per-account daily aggregates ("marts") built once per load, so an as_of query scans aggregates, not raw rows.
+
+`build_marts(con, settings)` runs inside a new (writable) snapshot after the checked tables are stored.
+Every mart holds settings-independent counts and sums only (touches by activity type, cases by priority,
+revenue with and without a known cost of goods, …); weights, costs and default margins are applied at
+query time, so editing kam.toml never needs a reload.
+
+Each mart is a plain SELECT over the canonical tables (`MART_SQL`). `mart_source(con, name)` returns the
+stored table when the snapshot has current marts, else the SELECT inline: the metrics work on any snapshot
+(also an old or read-only one without marts), only slower. Daily marts share one shape: `account_id`, `d`
+(the date), then measures; they are stored sorted by `d` so a date-bounded scan skips row groups.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import duckdb
+
+from kam_metrics.contract import ACTIVITY_TYPES, CASE_PRIORITIES, COST_CATEGORIES
+
+MART_VERSION = "8"
+
+#: Days an activity keeps its contact "engaged" (METRICS.md: engaged_contacts_90d). A definition, not a setting.
+ENGAGEMENT_WINDOW_DAYS = 90
+
+
+def _enum_case(column: str, values: tuple[str, ...], fallback: str) -> str:
+    """SQL mapping a validated enum column onto its list (anything else to the fallback), values from the contract."""
+    listed = ", ".join(f"'{v}'" for v in values)
+    return f"CASE WHEN {column} IN ({listed}) THEN {column} ELSE '{fallback}' END"
+
+
+def _activity_counts(alias: str = "t") -> str:
+    typ = _enum_case(f"{alias}.activity_type", ACTIVITY_TYPES, "other")
+    cols = [f"count(*) FILTER (WHERE {typ} = '{v}') AS n_{v}" for v in ACTIVITY_TYPES]
+    return ", ".join(cols + ["count(*) AS touches"])
+
+
+def _cost_sums(alias: str = "t") -> str:
+    cat = _enum_case(f"{alias}.category", COST_CATEGORIES, "other")
+    cols = [f"sum({alias}.amount) FILTER (WHERE {cat} = '{v}') AS sc_c_{v}" for v in COST_CATEGORIES]
+    return ", ".join(cols + [f"sum({alias}.amount) AS sc_amount"])
+
+
+def _case_counts(alias: str = "t") -> str:
+    pri = _enum_case(f"{alias}.priority", CASE_PRIORITIES, "medium")
+    return ", ".join(f"count(*) FILTER (WHERE {pri} = '{v}') AS case_n_{v}" for v in CASE_PRIORITIES)
+
+
+_PRODUCT_LINE = "coalesce(nullif(trim(t.product_line), ''), 'unassigned')"
+
+#: Additive measures of mart_account_daily / mart_account_weekly_cum (all DOUBLE, 0 when nothing that day).
+ACCOUNT_MEASURES: tuple[str, ...] = (
+    *[f"n_{v}" for v in ACTIVITY_TYPES], "touches",
+    "rev_amount", "rev_margin_known", "rev_amount_nocogs", "rev_rows",
+    *[f"sc_c_{v}" for v in COST_CATEGORIES], "sc_amount",
+    *[f"case_n_{v}" for v in CASE_PRIORITIES],
+    "promoters", "detractors", "nps_responses", "csat_sum", "csat_responses",
+    "reviews", "plans",
+    "engaged_delta", "c_level_delta", "dm_delta",
+)
+#: Date-valued columns of the account marts: the day itself when it had an activity / review / 90-day plan.
+ACCOUNT_DATES: tuple[str, ...] = ("act_d", "review_d", "plan_d")
+
+# Periods in which a contact counts as engaged: the union of [activity_date, activity_date + 89] per contact.
+_ENGAGED_ISLANDS = f"""
+    WITH days AS (
+        SELECT DISTINCT account_id, contact_id, activity_date AS d FROM activities WHERE contact_id IS NOT NULL
+    ), marked AS (
+        SELECT *, CASE WHEN d - lag(d) OVER (PARTITION BY account_id, contact_id ORDER BY d)
+                       <= {ENGAGEMENT_WINDOW_DAYS} THEN 0 ELSE 1 END AS starts_island
+        FROM days
+    ), islands AS (
+        SELECT *, sum(starts_island) OVER (PARTITION BY account_id, contact_id ORDER BY d
+                                           ROWS UNBOUNDED PRECEDING) AS island
+        FROM marked
+    )
+    SELECT account_id, contact_id, min(d) AS engaged_from, (max(d) + {ENGAGEMENT_WINDOW_DAYS - 1}::INTEGER) AS engaged_to
+    FROM islands GROUP BY account_id, contact_id, island
+"""
+
+_ACCOUNT_DAILY_PARTS = f"""
+    SELECT t.account_id, t.activity_date AS d, {_activity_counts()}
+    FROM activities t GROUP BY t.account_id, t.activity_date
+    UNION ALL BY NAME
+    SELECT t.account_id, t.revenue_date AS d, sum(t.amount) AS rev_amount,
+           sum(t.amount - t.cost_of_goods) FILTER (WHERE t.cost_of_goods IS NOT NULL) AS rev_margin_known,
+           sum(t.amount) FILTER (WHERE t.cost_of_goods IS NULL) AS rev_amount_nocogs, count(*) AS rev_rows
+    FROM revenue t GROUP BY t.account_id, t.revenue_date
+    UNION ALL BY NAME
+    SELECT t.account_id, t.cost_date AS d, {_cost_sums()}
+    FROM service_costs t GROUP BY t.account_id, t.cost_date
+    UNION ALL BY NAME
+    SELECT t.account_id, t.opened_date AS d, {_case_counts()}
+    FROM cases t GROUP BY t.account_id, t.opened_date
+    UNION ALL BY NAME
+    SELECT t.account_id, t.response_date AS d,
+           count(*) FILTER (WHERE t.nps >= 9) AS promoters, count(*) FILTER (WHERE t.nps <= 6) AS detractors,
+           count(t.nps) AS nps_responses, sum(t.csat) AS csat_sum, count(t.csat) AS csat_responses
+    FROM surveys t GROUP BY t.account_id, t.response_date
+    UNION ALL BY NAME
+    SELECT t.account_id, t.review_date AS d, count(*) AS reviews,
+           count(*) FILTER (WHERE t.review_type = 'plan_90_day') AS plans
+    FROM reviews t GROUP BY t.account_id, t.review_date
+    UNION ALL BY NAME
+    SELECT x.account_id, x.d, sum(x.delta) AS engaged_delta,
+           coalesce(sum(x.delta) FILTER (WHERE x.is_c_level), 0) AS c_level_delta,
+           coalesce(sum(x.delta) FILTER (WHERE x.is_decision_maker), 0) AS dm_delta
+    FROM (
+        SELECT e.account_id, s.d, s.delta, coalesce(c.seniority = 'c_level', false) AS is_c_level,
+               coalesce(c.buying_role IN ('decision_maker', 'economic_buyer'), false) AS is_decision_maker
+        FROM ({_ENGAGED_ISLANDS}) e
+        LEFT JOIN contacts c ON c.contact_id = e.contact_id
+        CROSS JOIN LATERAL (SELECT e.engaged_from AS d, 1 AS delta
+                            UNION ALL SELECT (e.engaged_to + 1)::DATE, -1) s
+    ) x GROUP BY x.account_id, x.d
+"""
+
+_MEASURE_SUMS = ", ".join(f"coalesce(sum(u.{m}), 0)::DOUBLE AS {m}" for m in ACCOUNT_MEASURES)
+
+MART_SQL: dict[str, str] = {
+    # Every additive per-account measure of a day, from all dated tables (one row per account and day).
+    "mart_account_daily": f"""
+        SELECT account_id, d, {", ".join(ACCOUNT_MEASURES)},
+               CASE WHEN touches > 0 THEN d END AS act_d,
+               CASE WHEN reviews > 0 THEN d END AS review_d,
+               CASE WHEN plans > 0 THEN d END AS plan_d
+        FROM (SELECT u.account_id, u.d, {_MEASURE_SUMS} FROM ({_ACCOUNT_DAILY_PARTS}) u GROUP BY u.account_id, u.d)
+        ORDER BY d, account_id""",
+    # Running totals per account at every Sunday (d, the end of an ISO week), from the account's first week to
+    # the last week with data up to the day the marts are built (dense): cum(b) = this row at the latest Sunday
+    # ≤ b + the daily rows after it up to b (at most six days). Date columns hold the latest such date so far.
+    "mart_account_weekly_cum": f"""
+        WITH w AS (
+            SELECT u.account_id, (date_trunc('week', u.d) + INTERVAL 6 DAY)::DATE AS d,
+                   {", ".join(f"sum(u.{m}) AS {m}" for m in ACCOUNT_MEASURES)},
+                   {", ".join(f"max(u.{m}) AS {m}" for m in ACCOUNT_DATES)}
+            FROM mart_account_daily u GROUP BY ALL
+        ), span AS (
+            SELECT account_id, min(d) AS first_week,
+                   (SELECT coalesce(max(d) FILTER (WHERE d <= current_date + 6), max(d)) FROM w) AS last_week
+            FROM w GROUP BY account_id
+        ), grid AS (
+            SELECT span.account_id, g.week::DATE AS d
+            FROM span, LATERAL generate_series(span.first_week::TIMESTAMP, span.last_week::TIMESTAMP,
+                                                INTERVAL 7 DAY) g(week)
+        )
+        SELECT grid.account_id, grid.d,
+               {", ".join(f"sum(coalesce(w.{c}, 0)) OVER run AS {c}" for c in ACCOUNT_MEASURES)},
+               {", ".join(f"max(w.{c}) OVER run AS {c}" for c in ACCOUNT_DATES)}
+        FROM grid LEFT JOIN w ON w.account_id = grid.account_id AND w.d = grid.d
+        WINDOW run AS (PARTITION BY grid.account_id ORDER BY grid.d ROWS UNBOUNDED PRECEDING)
+        ORDER BY grid.d, grid.account_id""",
+    # Touches per ISO week (dated by its Monday), account and activity type (long), for weekly series.
+    "mart_activity_weekly": f"""
+        SELECT date_trunc('week', t.activity_date)::DATE AS week_start, t.account_id,
+               {_enum_case("t.activity_type", ACTIVITY_TYPES, "other")} AS activity_type, count(*) AS touches
+        FROM activities t GROUP BY ALL ORDER BY week_start, t.account_id""",
+    # Days on which a contact had an activity (per-contact last activity, quiet champions).
+    "mart_contact_activity": """
+        SELECT t.account_id, t.contact_id, t.activity_date AS d, count(*) AS touches
+        FROM activities t WHERE t.contact_id IS NOT NULL
+        GROUP BY t.account_id, t.contact_id, t.activity_date ORDER BY d, t.account_id""",
+    # Revenue per account, day and product line (whitespace grid).
+    "mart_revenue_pl_daily": f"""
+        SELECT t.account_id, t.revenue_date AS d, {_PRODUCT_LINE} AS product_line,
+               coalesce(sum(t.amount), 0) AS amount, count(*) AS rows
+        FROM revenue t GROUP BY t.account_id, t.revenue_date, product_line ORDER BY d, t.account_id""",
+}
+
+MART_NAMES = tuple(MART_SQL)
+_INFO = "mart_info"
+
+
+def build_marts(con: duckdb.DuckDBPyConnection, settings=None) -> list[str]:
+    """Create (or replace) every mart in the snapshot `con`; returns the mart names. Settings are not used."""
+    con.execute("SET enable_progress_bar = false").fetchall()
+    for name, sql in MART_SQL.items():
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}").fetchall()
+    con.execute(f"CREATE OR REPLACE TABLE {_INFO} (key VARCHAR, value VARCHAR)").fetchall()
+    con.execute(f"INSERT INTO {_INFO} VALUES ('mart_version', ?)", [MART_VERSION]).fetchall()
+    return list(MART_NAMES)
+
+
+_KNOWN_CURRENT: "weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, bool]" = weakref.WeakKeyDictionary()
+
+
+def marts_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when the snapshot holds marts of this code's version (a positive answer is remembered per connection)."""
+    try:
+        if _KNOWN_CURRENT.get(con):
+            return True
+    except TypeError:  # a connection-like object that cannot be weakly referenced
+        pass
+    current = _check_current(con)
+    if current:
+        try:
+            _KNOWN_CURRENT[con] = True
+        except TypeError:
+            pass
+    return current
+
+
+def _check_current(con: duckdb.DuckDBPyConnection) -> bool:
+    try:
+        rows = con.sql(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = current_schema()",
+            params=[_INFO],
+        ).fetchall()
+        if not rows[0][0]:
+            return False
+        version = con.sql(f"SELECT value FROM {_INFO} WHERE key = 'mart_version'").fetchall()
+    except duckdb.Error:
+        return False
+    return bool(version) and version[0][0] == MART_VERSION
+
+
+def mart_source(con: duckdb.DuckDBPyConnection, name: str, use_marts: bool | None = None) -> str:
+    """FROM-clause text for a mart: the stored table when current, else its SELECT as a subquery."""
+    if name not in MART_SQL:
+        raise KeyError(name)
+    if use_marts is None:
+        use_marts = marts_current(con)
+    if use_marts:
+        return name
+    sql = MART_SQL[name]
+    if name == "mart_account_weekly_cum":
+        sql = sql.replace("FROM mart_account_daily u", f"FROM ({MART_SQL['mart_account_daily']}) u")
+    return f"({sql})"

@@ -1,0 +1,24 @@
+"""The metrics engine: every figure of ../shared/METRICS.md as a function returning a Polars DataFrame.
+
+Every public function takes `con` (a DuckDB connection to a snapshot, possibly read-only), `as_of`
+(None = default_as_of(con)), `filters` (None = all accounts) and `settings` (None = Settings()), and
+returns columns named by the METRICS.md keys (definitions: kam_metrics.reference.metric_definitions()).
+"""
+
+from kam_metrics.metrics._engine import default_as_of
+from kam_metrics.metrics.accounts import ACCOUNT_KEYS, account_metrics, metrics_at
+from kam_metrics.metrics.alerts import ALERT_KINDS, alerts
+from kam_metrics.metrics.economics import cost_to_serve_breakdown, portfolio_concentration, whale_curve
+from kam_metrics.metrics.engagement import engagement_weekly
+from kam_metrics.metrics.goals import goals_status
+from kam_metrics.metrics.health import HEALTH_OUTPUT_COLUMNS, health_history, health_movement, last_sundays
+from kam_metrics.metrics.programme import PROGRAMME_KEYS, programme_kpis
+from kam_metrics.metrics.selection import selection_candidates
+from kam_metrics.metrics.wallet import wallet_by_product_line, wallet_by_year
+
+__all__ = [
+    "ACCOUNT_KEYS", "ALERT_KINDS", "HEALTH_OUTPUT_COLUMNS", "PROGRAMME_KEYS",
+    "account_metrics", "alerts", "cost_to_serve_breakdown", "default_as_of", "engagement_weekly", "goals_status",
+    "health_history", "health_movement", "last_sundays", "metrics_at", "portfolio_concentration", "programme_kpis",
+    "selection_candidates", "wallet_by_product_line", "wallet_by_year", "whale_curve",
+]

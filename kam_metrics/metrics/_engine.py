@@ -1,0 +1,334 @@
+"""Shared machinery of the metrics: argument defaults, the account grid and window sums at many as_of dates.
+
+Window sums use cumulative totals: the sum over `[b1 + 1, b2]` is `cum(b2) − cum(b1)`, where `cum(b)` is the
+sum over all dates ≤ b. `cumulative_at` computes `cum` for every account at every bound needed (each as_of
+minus each offset) in one scan of a daily mart: each mart row falls into the bucket of the first bound on or
+after its date, buckets are summed, then accumulated per account. That makes 26 as_of dates (health history)
+cost about as much as one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Iterable, Sequence
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from kam_metrics.filters import NO_FILTERS, Filters
+from kam_metrics.marts import mart_source, marts_current
+from kam_metrics.settings import Settings
+
+ACCOUNT_COLUMNS = ("account_id", "account_name", "is_key_account", "region", "segment", "kam_owner", "executive_sponsor")
+
+
+# Results are read through the DB-API path (execute, then the pending result as Arrow): it plans a statement
+# once, where con.sql(q).pl() binds it first and plans it again, which doubles the cost of the small queries
+# the metrics run. The public DB-API Arrow methods warn on every call, so the result is taken through the
+# function they wrap (duckdb 2.0, pinned); without it the public relation path is used.
+try:  # pragma: no cover - depends on the installed duckdb
+    from duckdb import _seam as _duckdb_seam
+
+    _RESULT_ARROW = _duckdb_seam.result_arrow
+    _BATCH = int(_duckdb_seam.DEFAULT_BATCH_SIZE)
+except (ImportError, AttributeError):  # pragma: no cover
+    _RESULT_ARROW = None
+    _BATCH = 0
+
+
+def query(con, sql: str, params: Sequence = ()) -> pl.DataFrame:
+    """Run one SQL statement with parameters and return its result as a Polars frame."""
+    if _RESULT_ARROW is not None and isinstance(con, duckdb.DuckDBPyConnection):
+        con.execute(sql, list(params))
+        return pl.from_arrow(_RESULT_ARROW(con, _BATCH, reader=False))
+    return con.sql(sql, params=list(params)).pl()
+
+
+def resolve(con, as_of: date | None, filters: Filters | None, settings: Settings | None):
+    """(as_of, filters, settings) with the documented defaults filled in."""
+    settings = settings or Settings()
+    filters = filters or NO_FILTERS
+    if as_of is None:
+        as_of = default_as_of(con)
+    return _as_date(as_of), filters, settings
+
+
+def _as_date(value) -> date:
+    if hasattr(value, "date") and callable(value.date):  # datetime
+        return value.date()
+    if isinstance(value, str):
+        return date.fromisoformat(value)
+    return value
+
+
+def default_as_of(con: duckdb.DuckDBPyConnection, today: date | None = None) -> date:
+    """as_of: the latest activity_date or revenue_date not after today; today when there is none."""
+    today = today or date.today()
+    source = mart_source(con, "mart_account_daily")
+    rows = con.sql(
+        f"SELECT max(t.d) FROM {source} t WHERE t.d <= ? AND (t.touches > 0 OR t.rev_rows > 0)", params=[today]
+    ).fetchall()
+    latest = rows[0][0] if rows else None
+    return latest if latest is not None else today
+
+
+def account_filter_sql(filters: Filters, column: str = "t.account_id") -> tuple[str, list]:
+    """`AND <column> IN (accounts passing the filters)`, or '' when unfiltered."""
+    if filters.is_empty:
+        return "", []
+    cond, params = filters.sql("fa")
+    return f" AND {column} IN (SELECT fa.account_id FROM accounts fa WHERE {cond})", params
+
+
+def accounts_frame(con, filters: Filters) -> pl.DataFrame:
+    """The accounts passing the filters, with their descriptive columns, sorted by account_id."""
+    cond, params = filters.sql("a")
+    cols = ", ".join(f"a.{c}" for c in ACCOUNT_COLUMNS)
+    return query(con, f"SELECT {cols} FROM accounts a WHERE {cond} ORDER BY a.account_id", params)
+
+
+def table_exists(con, name: str) -> bool:
+    rows = con.sql(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = current_schema()", params=[name]
+    ).fetchall()
+    return bool(rows[0][0])
+
+
+def days(n: int) -> timedelta:
+    return timedelta(days=int(n))
+
+
+#: Up to this many bounds, daily rows are bucketed with a CASE chain; beyond it, through a day → bucket map join.
+_CASE_BOUNDS = 12
+_EPOCH = date(1970, 1, 1)
+_NO_DAY = np.iinfo(np.int64).min  # "no date" while accumulating maxima of dates (as days since the epoch)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A figure to accumulate over the account marts: `expr` is a SQL expression over a mart row aliased t,
+    linear in the mart's additive columns (so the running totals of mart_account_weekly_cum give its running
+    total), with `params` for its `?`; kind 'max' takes the latest of a date column instead."""
+
+    name: str
+    expr: str
+    params: tuple = ()
+    kind: str = "sum"
+    offsets: tuple | None = None  # the offsets to output (None: all that are asked for)
+
+
+def _sunday_on_or_before(d: date) -> date:
+    return d - timedelta(days=d.isoweekday() % 7)
+
+
+def _mart_edges(con, use: bool) -> tuple[date | None, date | None]:
+    """(last Sunday of mart_account_weekly_cum, earliest day of mart_account_daily)."""
+    weekly = mart(con, "mart_account_weekly_cum", use)
+    daily = mart(con, "mart_account_daily", use)
+    rows = con.execute(f"SELECT (SELECT max(d) FROM {weekly}), (SELECT min(d) FROM {daily})").fetchall()
+    return rows[0][0], rows[0][1]
+
+
+def account_cumulative(
+    con,
+    measures: Sequence[Measure],
+    points: Sequence[date],
+    offsets: Iterable[int],
+    filters: Filters = NO_FILTERS,
+    use: bool | None = None,
+) -> pl.DataFrame:
+    """Running totals of `measures` per account at as_of − offset, for each as_of in `points` and each offset.
+
+    Returns one row per account (that has any mart row) and as_of, with columns `<name>__<offset>`: the total
+    over the mart rows dated ≤ as_of − offset (0 when none), or for 'max' measures the latest date (null).
+    A total at a bound b is the running total of mart_account_weekly_cum at the latest Sunday on or before b
+    (capped at the mart's last week) plus the daily rows after that Sunday up to b, so a query reads one
+    weekly row per account and bound and at most six days of daily rows per bound, however long the history.
+    """
+    if use is None:
+        use = marts_current(con)
+    offsets = sorted(set(int(o) for o in offsets))
+    points = sorted(set(points))
+    edges = _mart_edges(con, use)
+    if len({p - days(o) for p in points for o in offsets}) > _CASE_BOUNDS:
+        # Many as_of dates: the scans dominate (not the planning of a few more statements), so each set of
+        # measures is summed only at the bounds its own offsets need (the 90-day windows not at as_of − 365).
+        by_offsets: dict[tuple, list[Measure]] = {}
+        for m in measures:
+            wanted = tuple(o for o in offsets if m.offsets is None or o in m.offsets)
+            if wanted:
+                by_offsets.setdefault(wanted, []).append(m)
+        if len(by_offsets) > 1:
+            result = None
+            for wanted, group in by_offsets.items():
+                part = _account_cumulative(con, group, points, list(wanted), filters, use, edges)
+                result = part if result is None else result.join(part, on=["account_id", "as_of"], how="full",
+                                                                  coalesce=True)
+            sum_cols = [f"{m.name}__{o}" for m in measures if m.kind == "sum" for o in offsets
+                        if f"{m.name}__{o}" in result.columns]
+            return result.with_columns(pl.col(sum_cols).fill_null(0.0))
+    return _account_cumulative(con, measures, points, offsets, filters, use, edges)
+
+
+def _account_cumulative(con, measures, points, offsets, filters, use, edges) -> pl.DataFrame:
+    bounds = sorted({p - days(o) for p in points for o in offsets})
+    cap, first_day = edges
+    if cap is None:  # no weekly totals (no data up to the build date): everything comes from the daily rows
+        floor = (first_day or bounds[0]) - days(1)
+        base_of = {b: min(floor, b) for b in bounds}
+    else:
+        base_of = {b: min(_sunday_on_or_before(b), cap) for b in bounds}
+    bases = sorted(set(base_of.values()))
+    sums = [m for m in measures if m.kind == "sum"]
+    maxes = [m for m in measures if m.kind == "max"]
+    filter_sql, filter_params = account_filter_sql(filters)
+
+    # 1. Running totals at each base Sunday.
+    exprs = [f"({m.expr}) AS {m.name}" for m in measures]
+    expr_params = [x for m in measures for x in m.params]
+    weekly = query(
+        con,
+        f"SELECT t.account_id, t.d AS base, {', '.join(exprs)} FROM {mart(con, 'mart_account_weekly_cum', use)} t "
+        f"WHERE t.d IN (SELECT unnest(?::DATE[])) {filter_sql}",
+        [*expr_params, bases, *filter_params],
+    ) if cap is not None else None
+
+    # 2. Daily rows after each base up to its bounds, summed per bucket (the first bound on or after the day).
+    groups: dict[date, list[date]] = {}
+    for b in bounds:
+        groups.setdefault(base_of[b], []).append(b)
+    aggs = [f"sum({m.expr}) AS {m.name}" for m in sums] + [f"max({m.expr}) AS {m.name}" for m in maxes]
+    agg_params = [x for m in sums for x in m.params] + [x for m in maxes for x in m.params]
+    daily_source = mart(con, "mart_account_daily", use)
+    ranges = [(base, max(bs)) for base, bs in groups.items() if max(bs) > base]
+    if not ranges:
+        daily = None
+    elif len(bounds) <= _CASE_BOUNDS:
+        whens, when_params = [], []
+        for base, bs in groups.items():
+            for b in sorted(bs):
+                if b > base:
+                    whens.append("WHEN t.d > ?::DATE AND t.d <= ?::DATE THEN ?::DATE")
+                    when_params += [base, b, b]
+        in_ranges = " OR ".join("(t.d > ?::DATE AND t.d <= ?::DATE)" for _ in ranges)
+        daily = query(
+            con,
+            f"SELECT t.account_id, CASE {' '.join(whens)} END AS bucket, {', '.join(aggs)} FROM {daily_source} t "
+            f"WHERE ({in_ranges}) {filter_sql} GROUP BY ALL",
+            [*when_params, *agg_params, *[x for r in ranges for x in r], *filter_params],
+        )
+    else:
+        day_list: list[date] = []
+        bucket_list: list[date] = []
+        for base, bs in groups.items():
+            bs = sorted(bs)
+            j, day = 0, base + days(1)
+            while day <= bs[-1]:
+                while bs[j] < day:
+                    j += 1
+                day_list.append(day)
+                bucket_list.append(bs[j])
+                day += days(1)
+        daily = query(
+            con,
+            f"WITH daymap AS (SELECT unnest(?::DATE[]) AS day, unnest(?::DATE[]) AS bucket) "
+            f"SELECT t.account_id, m.bucket, {', '.join(aggs)} FROM {daily_source} t JOIN daymap m ON m.day = t.d "
+            f"WHERE t.d BETWEEN ?::DATE AND ?::DATE {filter_sql} GROUP BY ALL",
+            [day_list, bucket_list, *agg_params, min(day_list), max(day_list), *filter_params],
+        )
+    return _combine(weekly, daily, bounds, base_of, groups, points, offsets, sums, maxes)
+
+
+def _combine(weekly, daily, bounds, base_of, groups, points, offsets, sums, maxes) -> pl.DataFrame:
+    """Weekly base totals + daily bucket totals → totals at each as_of − offset, one row per account × as_of."""
+    frames = [f.select("account_id") for f in (weekly, daily) if f is not None and f.height]
+    key_frame = (pl.concat(frames).unique() if frames else pl.DataFrame(schema={"account_id": pl.String})).sort(
+        "account_id")
+    key_index = key_frame.with_row_index("_k")
+    n_keys, n_bounds = key_frame.height, len(bounds)
+    bound_index = {b: i for i, b in enumerate(bounds)}
+    bases = sorted(set(base_of.values()))
+    base_index = {b: i for i, b in enumerate(bases)}
+    base_of_bound = np.array([base_index[base_of[b]] for b in bounds], dtype=np.int64)
+    # index of the first bound of each bound's group (daily totals restart at each group)
+    group_start = np.empty(n_bounds, dtype=np.int64)
+    for base, bs in groups.items():
+        first = bound_index[min(bs)]
+        for b in bs:
+            group_start[bound_index[b]] = first
+    restart = np.flatnonzero(group_start > 0)
+    lookup = np.array([[bound_index[p - days(o)] for o in offsets] for p in points], dtype=np.int64)
+
+    def positions(frame, col, mapping):
+        """(account index, column index) of each result row; (account, column) pairs are unique per query."""
+        if frame is None or not frame.height:
+            return None
+        idx = frame.select(
+            pl.col("account_id").replace_strict(key_index["account_id"], key_index["_k"], return_dtype=pl.Int64),
+            pl.col(col).cast(pl.Date).replace_strict(mapping, return_dtype=pl.Int64),
+        )
+        return idx.to_series(0).to_numpy(), idx.to_series(1).to_numpy()
+
+    at_week = positions(weekly, "base", base_index)
+    at_day = positions(daily, "bucket", bound_index)
+    columns: dict[str, np.ndarray] = {}
+    date_cols: list[str] = []
+    for measure in [*sums, *maxes]:
+        is_max = measure.kind == "max"
+        fill = _NO_DAY if is_max else 0.0
+        dtype = np.int64 if is_max else np.float64
+
+        def values(frame):
+            col = frame[measure.name]
+            if is_max:
+                return col.cast(pl.Date).cast(pl.Int64).fill_null(_NO_DAY).to_numpy()
+            return col.cast(pl.Float64).fill_null(0.0).to_numpy()
+
+        day_grid = np.full((n_keys, n_bounds), fill, dtype=dtype)
+        if at_day is not None:
+            day_grid[at_day] = values(daily)
+        if is_max:
+            for bs in groups.values():
+                idx = sorted(bound_index[b] for b in bs)
+                day_grid[:, idx] = np.maximum.accumulate(day_grid[:, idx], axis=1)
+        else:
+            running = np.cumsum(day_grid, axis=1)
+            if restart.size:
+                running[:, restart] -= running[:, group_start[restart] - 1]
+            day_grid = running
+        base_grid = np.full((n_keys, len(bases)), fill, dtype=dtype)
+        if at_week is not None:
+            base_grid[at_week] = values(weekly)
+        for j, o in enumerate(offsets):
+            if measure.offsets is not None and o not in measure.offsets:
+                continue
+            cols = lookup[:, j]  # the bound of each point
+            base = base_grid[:, base_of_bound[cols]]
+            day = day_grid[:, cols]
+            name = f"{measure.name}__{o}"
+            columns[name] = (np.maximum(base, day) if is_max else base + day).ravel()
+            if is_max:
+                date_cols.append(name)
+    n_points = len(points)
+    point_days = np.array([(p - _EPOCH).days for p in points], dtype=np.int32)
+    frame = key_frame.select(pl.col("account_id").repeat_by(n_points).explode()).with_columns(
+        pl.Series("as_of", np.tile(point_days, n_keys)).cast(pl.Date)
+    )
+    measures = pl.DataFrame(columns) if columns else pl.DataFrame()
+    if date_cols:
+        measures = measures.with_columns(
+            pl.when(pl.col(c) == _NO_DAY).then(None).otherwise(pl.col(c)).cast(pl.Int32).cast(pl.Date).alias(c)
+            for c in date_cols
+        )
+    return pl.concat([frame, measures], how="horizontal") if measures.width else frame
+
+
+def points_frame(accounts: pl.DataFrame, points: Sequence[date]) -> pl.DataFrame:
+    """Every account × every as_of point."""
+    return accounts.join(pl.DataFrame({"as_of": pl.Series(sorted(set(points)), dtype=pl.Date)}), how="cross")
+
+
+def mart(con, name: str, use: bool) -> str:
+    return mart_source(con, name, use)

@@ -1,0 +1,394 @@
+"""Account-level metrics of METRICS.md (engagement, loyalty, share of wallet, cost to serve, lifetime value,
+relationships, plan cadence), computed for many as_of dates at once.
+
+`metrics_at(con, points, filters, settings)` returns one row per account and as_of with every account key
+plus the health score (health.py); `account_metrics` is the single-as_of public view with selection_score.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Sequence
+
+import numpy as np
+import polars as pl
+
+from kam_metrics.contract import ACTIVITY_TYPES, CASE_PRIORITIES, COST_CATEGORIES
+from kam_metrics.filters import NO_FILTERS, Filters
+from kam_metrics.marts import marts_current
+from kam_metrics.metrics import _engine as E
+from kam_metrics.metrics.health import add_health
+from kam_metrics.settings import Settings
+
+# Windows fixed by the definitions (METRICS.md "Time"); thresholds that are settings come from Settings.
+DAYS_90, DAYS_PRIOR_90_END, DAYS_TTM, DAYS_PRIOR_TTM_END = 90, 180, 365, 730
+
+ACCOUNT_KEYS = (
+    "touches_90d", "weighted_touches_90d", "weighted_touches_prior_90d", "engagement_trend_pct",
+    "engaged_contacts_90d", "c_level_engaged_90d", "days_since_last_touch", "nps_365d", "csat_365d",
+    "revenue_ttm", "revenue_prior_ttm", "revenue_growth_pct", "wallet_current", "share_of_wallet",
+    "wallet_headroom", "gross_margin_ttm", "cost_to_serve_ttm", "net_contribution_ttm", "cost_to_serve_pct",
+    "net_margin_pct", "value_to_date", "lifetime_value", "single_threaded", "decision_maker_engaged_90d",
+    "has_sponsor", "champion_left", "champion_quiet", "plan_current", "review_current", "cadence_status",
+)
+
+
+def _linear(prefix: str, values: Sequence[str], table) -> tuple[str, tuple]:
+    """SQL Σ t.<prefix><value> × ? over the values, and the settings numbers for the ?."""
+    return " + ".join(f"t.{prefix}{v} * ?" for v in values), tuple(float(table.get(v, 0.0)) for v in values)
+
+
+def account_measures(s: Settings) -> list[E.Measure]:
+    """The figures accumulated over the account marts; weights, costs and margins come from the settings here,
+    at query time (the marts hold plain counts and sums). Offsets: 0 = as_of, 90 / 180 = the 90-day windows,
+    365 / 730 = TTM and prior TTM."""
+    weighted, w_params = _linear("n_", ACTIVITY_TYPES, s.activity_weights)
+    act_cost, a_params = _linear("n_", ACTIVITY_TYPES, s.activity_costs)
+    case_cost, c_params = _linear("case_n_", CASE_PRIORITIES, s.case_costs)
+    now, ttm = (0,), (0, DAYS_TTM)
+    return [
+        E.Measure("touches", "t.touches", offsets=(0, DAYS_90, DAYS_PRIOR_90_END)),
+        E.Measure("weighted", weighted, w_params, offsets=(0, DAYS_90, DAYS_PRIOR_90_END)),
+        E.Measure("activity_cost", act_cost, a_params, offsets=ttm),
+        E.Measure("case_cost", case_cost, c_params, offsets=ttm),
+        E.Measure("service_cost", "t.sc_amount", offsets=ttm),
+        E.Measure("revenue", "t.rev_amount", offsets=(0, DAYS_TTM, DAYS_PRIOR_TTM_END)),
+        E.Measure("margin", "t.rev_margin_known + ? * t.rev_amount_nocogs", (float(s.default_gross_margin),),
+                  offsets=ttm),
+        E.Measure("nps_net", "t.promoters - t.detractors", offsets=ttm),
+        E.Measure("nps_responses", "t.nps_responses", offsets=ttm),
+        E.Measure("csat_sum", "t.csat_sum", offsets=ttm),
+        E.Measure("csat_responses", "t.csat_responses", offsets=ttm),
+        # engaged periods start (+1) and end (−1): the running total at as_of counts the engaged contacts
+        E.Measure("engaged", "t.engaged_delta", offsets=now),
+        E.Measure("c_level_engaged", "t.c_level_delta", offsets=now),
+        E.Measure("dm_engaged", "t.dm_delta", offsets=now),
+        E.Measure("last_d", "t.act_d", kind="max", offsets=now),
+        E.Measure("last_review", "t.review_d", kind="max", offsets=now),
+        E.Measure("last_plan", "t.plan_d", kind="max", offsets=now),
+    ]
+
+
+def breakdown_measures(s: Settings) -> list[E.Measure]:
+    """Per-component cost figures of cost_to_serve_breakdown (counts and amounts; costs applied by the caller)."""
+    return [
+        *[E.Measure(f"sc_c_{c}", f"t.sc_c_{c}") for c in COST_CATEGORIES],
+        *[E.Measure(f"n_{t}", f"t.n_{t}") for t in ACTIVITY_TYPES],
+        *[E.Measure(f"case_n_{p}", f"t.case_n_{p}") for p in CASE_PRIORITIES],
+    ]
+
+
+def _cumulative_inputs(con, use, points, filters, settings: Settings, offsets) -> pl.DataFrame:
+    """Running totals of the account measures at as_of − each offset (see _engine), plus the latest activity,
+    review and 90-day plan dates ≤ as_of."""
+    return E.account_cumulative(con, account_measures(settings), points, offsets, filters, use)
+
+
+def _champion_contacts(con, filters: Filters) -> pl.DataFrame:
+    filter_sql, filter_params = E.account_filter_sql(filters, "c.account_id")
+    return E.query(
+        con,
+        f"""SELECT c.account_id, c.contact_id, c.full_name, c.buying_role, coalesce(c.is_active, true) AS is_active,
+                   c.left_date
+            FROM contacts c WHERE c.buying_role IN ('champion', 'decision_maker') {filter_sql}
+            ORDER BY c.account_id, c.contact_id""",
+        filter_params,
+    )
+
+
+def _champion_matrices(con, use, contacts: pl.DataFrame, points: list[date], settings: Settings):
+    """(is_left, is_quiet): contacts × points boolean matrices (rows in the order of `contacts`)."""
+    point_days = np.array([(p - E._EPOCH).days for p in points], dtype=np.int64)
+    left_days = contacts["left_date"].cast(pl.Int64).fill_null(np.iinfo(np.int64).min).to_numpy()[:, None]
+    inactive = ~contacts["is_active"].to_numpy()[:, None]
+    is_left = (inactive & (left_days <= point_days[None, :])
+               & (left_days >= point_days[None, :] - (settings.champion_left_days - 1)))
+    champion = (contacts["is_active"] & (contacts["buying_role"] == "champion")).to_numpy()
+    is_quiet = np.zeros((contacts.height, len(points)), dtype=bool)
+    if champion.any():
+        touched = _touched_in_window(con, use, contacts.filter(pl.Series(champion))["contact_id"].to_list(), points,
+                                     settings.champion_quiet_days)
+        is_quiet[champion, :] = ~touched
+    return is_left, is_quiet
+
+
+def champion_status(con, points: Sequence[date], filters: Filters, settings: Settings, use: bool | None = None):
+    """Per champion / decision-maker contact and as_of: is_left (inactive, left in the last champion_left_days)
+    and is_quiet (an active champion with no activity in the last champion_quiet_days); columns account_id,
+    contact_id, full_name, buying_role, as_of, is_left, is_quiet."""
+    if use is None:
+        use = marts_current(con)
+    points = sorted(set(points))
+    contacts = _champion_contacts(con, filters)
+    is_left, is_quiet = _champion_matrices(con, use, contacts, points, settings)
+    n = len(points)
+    return contacts.select("account_id", "contact_id", "full_name", "buying_role").select(
+        pl.all().repeat_by(n).explode()
+    ).with_columns(
+        as_of=pl.Series(np.tile(np.array([(p - E._EPOCH).days for p in points], dtype=np.int32),
+                                contacts.height)).cast(pl.Date),
+        is_left=pl.Series(is_left.ravel(), dtype=pl.Boolean),
+        is_quiet=pl.Series(is_quiet.ravel(), dtype=pl.Boolean),
+    )
+
+
+def champion_flags(con, points: Sequence[date], filters: Filters, settings: Settings, use: bool | None = None):
+    """Per account (with a champion or decision maker) and as_of: champion_left, champion_quiet."""
+    if use is None:
+        use = marts_current(con)
+    points = sorted(set(points))
+    contacts = _champion_contacts(con, filters)
+    is_left, is_quiet = _champion_matrices(con, use, contacts, points, settings)
+    accounts, index = np.unique(contacts["account_id"].to_numpy().astype(str), return_inverse=True)
+    n_acc, n = len(accounts), len(points)
+    left = np.zeros((n_acc, n), dtype=bool)
+    quiet = np.zeros((n_acc, n), dtype=bool)
+    for j in range(n):
+        left[:, j] = np.bincount(index, weights=is_left[:, j], minlength=n_acc) > 0
+        quiet[:, j] = np.bincount(index, weights=is_quiet[:, j], minlength=n_acc) > 0
+    return pl.DataFrame({
+        "account_id": pl.Series(np.repeat(accounts, n), dtype=pl.String),
+        "as_of": pl.Series(np.tile(np.array([(p - E._EPOCH).days for p in points], dtype=np.int32), n_acc)).cast(
+            pl.Date),
+        "champion_left": left.ravel(),
+        "champion_quiet": quiet.ravel(),
+    })
+
+
+def _touched_in_window(con, use, contact_ids: list[str], points: list[date], window_days: int) -> np.ndarray:
+    """contacts × points: whether the contact had an activity in as_of − (window_days − 1) … as_of.
+
+    Reads only the contact-days from the earliest window start to the latest as_of: each day goes to the first
+    as_of on or after it, the latest day per contact is carried forward over the as_of dates, and a contact is
+    touched at an as_of when that latest day is inside its window."""
+    start = points[0] - E.days(window_days - 1)
+    day_list, bucket_list = [], []
+    j, day = 0, start
+    while day <= points[-1]:
+        while points[j] < day:
+            j += 1
+        day_list.append(day)
+        bucket_list.append(points[j])
+        day += E.days(1)
+    latest = E.query(
+        con,
+        f"""WITH daymap AS (SELECT unnest(?::DATE[]) AS day, unnest(?::DATE[]) AS bucket),
+                 ids AS (SELECT unnest(?::VARCHAR[]) AS contact_id, generate_subscripts(?::VARCHAR[], 1) - 1 AS k)
+            SELECT ids.k, m.bucket AS as_of, max(t.d) AS last_d
+            FROM {E.mart(con, "mart_contact_activity", use)} t JOIN daymap m ON m.day = t.d
+            JOIN ids ON ids.contact_id = t.contact_id
+            WHERE t.d BETWEEN ?::DATE AND ?::DATE
+            GROUP BY ids.k, m.bucket""",
+        [day_list, bucket_list, contact_ids, contact_ids, start, points[-1]],
+    )
+    point_index = {p: i for i, p in enumerate(points)}
+    last = np.full((len(contact_ids), len(points)), np.iinfo(np.int64).min, dtype=np.int64)
+    if latest.height:
+        rows = latest["k"].cast(pl.Int64).to_numpy()
+        cols = latest["as_of"].cast(pl.Date).replace_strict(point_index, return_dtype=pl.Int64).to_numpy()
+        last[rows, cols] = latest["last_d"].cast(pl.Date).cast(pl.Int64).to_numpy()
+    last = np.maximum.accumulate(last, axis=1)
+    point_days = np.array([(p - E._EPOCH).days for p in points], dtype=np.int64)
+    return last >= point_days[None, :] - (window_days - 1)
+
+
+def last_activity_dates(con, contact_ids: Sequence[str], as_of: date, use: bool | None = None) -> dict[str, date]:
+    """The latest activity date ≤ as_of of each contact (contacts with none are absent)."""
+    if not contact_ids:
+        return {}
+    if use is None:
+        use = marts_current(con)
+    rows = E.query(
+        con,
+        f"""SELECT t.contact_id, max(t.d) AS last_d FROM {E.mart(con, "mart_contact_activity", use)} t
+            WHERE t.d <= ?::DATE AND t.contact_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY t.contact_id""",
+        [as_of, list(contact_ids)],
+    )
+    return dict(zip(rows["contact_id"].to_list(), rows["last_d"].to_list()))
+
+
+def _wallet_inputs(con, points, filters) -> pl.DataFrame:
+    """wallet_current per account and as_of: the year(as_of) total row, else the sum of that year's product-line
+    rows; when that year has no rows, the same for the latest earlier year."""
+    cond, params = filters.sql("a")
+    return E.query(
+        con,
+        f"""
+        WITH w AS (
+            SELECT account_id, year,
+                   count(*) FILTER (WHERE nullif(trim(product_line), '') IS NULL) AS total_rows,
+                   sum(wallet_amount) FILTER (WHERE nullif(trim(product_line), '') IS NULL) AS total_amount,
+                   sum(wallet_amount) FILTER (WHERE nullif(trim(product_line), '') IS NOT NULL) AS line_amount
+            FROM wallet GROUP BY account_id, year
+        ), g AS (
+            SELECT a.account_id, p.as_of, year(p.as_of)::BIGINT AS as_of_year
+            FROM accounts a CROSS JOIN (SELECT unnest(?::DATE[]) AS as_of) p WHERE {cond}
+        )
+        SELECT g.account_id, g.as_of, w.year AS wallet_year,
+               CASE WHEN w.total_rows > 0 THEN w.total_amount ELSE w.line_amount END AS wallet_current
+        FROM g ASOF LEFT JOIN w ON w.account_id = g.account_id AND g.as_of_year >= w.year
+        """,
+        [list(points), *params],
+    )
+
+
+#: Decimals window sums are rounded to: a difference of two running totals carries float noise (1e-11 on
+#: totals of 1e5), which must not turn a window that sums to exactly 0 into a tiny positive or negative amount
+#: (revenue_ttm ≤ 0 decides whether the margin percentages are null).
+WINDOW_DECIMALS = 6
+
+
+def _window(col: str, start: int, end: int) -> pl.Expr:
+    """Sum over as_of − (end − 1) … as_of − start from cumulative columns: cum(as_of − start) − cum(as_of − end)."""
+    return (pl.col(f"{col}__{start}") - pl.col(f"{col}__{end}")).round(WINDOW_DECIMALS)
+
+
+def _safe_div(num: pl.Expr, den: pl.Expr, when_null: pl.Expr) -> pl.Expr:
+    return pl.when(when_null).then(None).otherwise(num / den)
+
+
+#: Offsets (days before as_of) of the running totals: as_of, the 90-day windows, TTM and prior TTM.
+ALL_OFFSETS = (0, DAYS_90, DAYS_PRIOR_90_END, DAYS_TTM, DAYS_PRIOR_TTM_END)
+#: The health score needs no prior TTM (revenue_prior_ttm, revenue_growth_pct are null in health-only frames).
+HEALTH_OFFSETS = (0, DAYS_90, DAYS_PRIOR_90_END, DAYS_TTM)
+
+
+def metrics_at(
+    con, points: Sequence[date], filters: Filters | None = None, settings: Settings | None = None,
+    with_health: bool = True, offsets: Sequence[int] = ALL_OFFSETS,
+) -> pl.DataFrame:
+    """Every account key of METRICS.md for each account passing `filters` at each as_of in `points`.
+
+    With offsets=HEALTH_OFFSETS (health history) the prior-TTM figures are left null."""
+    settings = settings or Settings()
+    filters = filters or NO_FILTERS
+    points = sorted(set(E._as_date(p) for p in points))
+    use = marts_current(con)
+    accounts = E.accounts_frame(con, filters)
+    frame = E.points_frame(accounts, points)
+    keys = ["account_id", "as_of"]
+
+    frame = frame.join(_cumulative_inputs(con, use, points, filters, settings, offsets), on=keys, how="left")
+    # Sums of nothing are 0; "last" dates stay null.
+    fill = [c for c in frame.columns if "__" in c and not c.startswith(("last_d", "last_review", "last_plan"))]
+    frame = frame.with_columns(pl.col(fill).fill_null(0))
+    champ = champion_flags(con, points, filters, settings, use)
+    frame = frame.join(champ, on=keys, how="left").with_columns(
+        pl.col("champion_left").fill_null(False), pl.col("champion_quiet").fill_null(False)
+    )
+    frame = frame.join(_wallet_inputs(con, points, filters), on=keys, how="left")
+    frame = derive(frame, settings)
+    if with_health:
+        frame = add_health(frame, settings)
+    return frame.sort(keys)
+
+
+def derive(f: pl.DataFrame, s: Settings) -> pl.DataFrame:
+    """The account keys from the cumulative inputs (columns `<measure>__<offset>`)."""
+    f = f.with_columns(
+        touches_90d=_window("touches", 0, DAYS_90),
+        touches_prior_90d=_window("touches", DAYS_90, DAYS_PRIOR_90_END),
+        weighted_touches_90d=_window("weighted", 0, DAYS_90),
+        weighted_touches_prior_90d=_window("weighted", DAYS_90, DAYS_PRIOR_90_END),
+        days_since_last_touch=(pl.col("as_of") - pl.col("last_d__0")).dt.total_days(),
+        nps_responses_365d=_window("nps_responses", 0, DAYS_TTM),
+        nps_net_365d=_window("nps_net", 0, DAYS_TTM),
+        csat_responses_365d=_window("csat_responses", 0, DAYS_TTM),
+        csat_sum_365d=_window("csat_sum", 0, DAYS_TTM),
+        revenue_ttm=_window("revenue", 0, DAYS_TTM),
+        revenue_prior_ttm=_window("revenue", DAYS_TTM, DAYS_PRIOR_TTM_END)
+        if f"revenue__{DAYS_PRIOR_TTM_END}" in f.columns else pl.lit(None, dtype=pl.Float64),
+        engaged_contacts_90d=pl.col("engaged__0").round(0),
+        c_level_engaged_90d=pl.col("c_level_engaged__0").round(0) > 0,
+        decision_maker_engaged_90d=pl.col("dm_engaged__0").round(0) > 0,
+        gross_margin_ttm=_window("margin", 0, DAYS_TTM),
+        gross_margin_to_date=pl.col("margin__0"),
+        cost_to_serve_ttm=_window("service_cost", 0, DAYS_TTM) + _window("activity_cost", 0, DAYS_TTM)
+        + _window("case_cost", 0, DAYS_TTM),
+        cost_to_serve_to_date=pl.col("service_cost__0") + pl.col("activity_cost__0") + pl.col("case_cost__0"),
+        plan_current=pl.col("last_plan__0").is_not_null()
+        & (pl.col("last_plan__0") >= pl.col("as_of") - pl.duration(days=s.plan_window_days - 1)),
+        review_current=pl.col("last_review__0").is_not_null()
+        & (pl.col("last_review__0") >= pl.col("as_of") - pl.duration(days=s.review_window_days - 1)),
+        has_sponsor=pl.col("executive_sponsor").is_not_null()
+        & (pl.col("executive_sponsor").str.strip_chars() != ""),
+    )
+    f = f.with_columns(
+        engagement_trend_pct=_safe_div(
+            100.0 * (pl.col("weighted_touches_90d") - pl.col("weighted_touches_prior_90d")),
+            pl.col("weighted_touches_prior_90d"),
+            pl.col("weighted_touches_prior_90d") == 0,
+        ),
+        nps_365d=_safe_div(100.0 * pl.col("nps_net_365d"), pl.col("nps_responses_365d"), pl.col("nps_responses_365d") == 0),
+        csat_365d=_safe_div(pl.col("csat_sum_365d"), pl.col("csat_responses_365d"), pl.col("csat_responses_365d") == 0),
+        revenue_growth_pct=_safe_div(
+            100.0 * (pl.col("revenue_ttm") - pl.col("revenue_prior_ttm")),
+            pl.col("revenue_prior_ttm"),
+            pl.col("revenue_prior_ttm") <= 0,
+        ),
+        share_of_wallet=_safe_div(
+            pl.col("revenue_ttm"), pl.col("wallet_current"),
+            pl.col("wallet_current").is_null() | (pl.col("wallet_current") == 0),
+        ),
+        wallet_headroom=pl.max_horizontal(pl.col("wallet_current") - pl.col("revenue_ttm"), pl.lit(0.0)),
+        net_contribution_ttm=pl.col("gross_margin_ttm") - pl.col("cost_to_serve_ttm"),
+        value_to_date=pl.col("gross_margin_to_date") - pl.col("cost_to_serve_to_date"),
+        single_threaded=pl.col("engaged_contacts_90d") < s.multithread_min_contacts,
+        cadence_status=pl.when(pl.col("plan_current") & pl.col("review_current"))
+        .then(pl.lit("on_cadence"))
+        .when(pl.col("plan_current") | pl.col("review_current"))
+        .then(pl.lit("partial"))
+        .otherwise(pl.lit("overdue")),
+    )
+    # wallet_headroom: max_horizontal ignores nulls, so restore null when wallet_current is null.
+    ltv_factor = sum(
+        (s.retention_rate**t) / ((1.0 + s.discount_rate) ** t) for t in range(1, int(s.ltv_horizon_years) + 1)
+    )
+    f = f.with_columns(
+        wallet_headroom=pl.when(pl.col("wallet_current").is_null()).then(None).otherwise(pl.col("wallet_headroom")),
+        cost_to_serve_pct=_safe_div(
+            100.0 * pl.col("cost_to_serve_ttm"), pl.col("revenue_ttm"), pl.col("revenue_ttm") <= 0
+        ),
+        net_margin_pct=_safe_div(
+            100.0 * pl.col("net_contribution_ttm"), pl.col("revenue_ttm"), pl.col("revenue_ttm") <= 0
+        ),
+        lifetime_value=pl.col("net_contribution_ttm") * ltv_factor,
+        is_share_of_wallet_above_1=pl.col("share_of_wallet").is_not_null() & (pl.col("share_of_wallet") > 1),
+    )
+    int_cols = ["touches_90d", "engaged_contacts_90d", "days_since_last_touch"]
+    float_cols = [
+        "weighted_touches_90d", "weighted_touches_prior_90d", "revenue_ttm", "revenue_prior_ttm", "gross_margin_ttm",
+        "cost_to_serve_ttm", "net_contribution_ttm", "value_to_date", "lifetime_value", "wallet_current",
+        "wallet_headroom", "share_of_wallet", "engagement_trend_pct", "nps_365d", "csat_365d", "revenue_growth_pct",
+        "cost_to_serve_pct", "net_margin_pct",
+    ]
+    return f.with_columns(pl.col(int_cols).cast(pl.Int64), pl.col(float_cols).cast(pl.Float64))
+
+
+def account_metrics(con, as_of: date | None = None, filters: Filters | None = None, settings: Settings | None = None):
+    """One row per account: every account-level key of METRICS.md, the health score and selection_score."""
+    as_of, filters, settings = E.resolve(con, as_of, filters, settings)
+    frame = full_frame(con, as_of, settings)
+    if not filters.is_empty:
+        keep = E.accounts_frame(con, filters)["account_id"]
+        frame = frame.filter(pl.col("account_id").is_in(keep.implode()))
+    return public_columns(frame)
+
+
+def full_frame(con, as_of: date, settings: Settings) -> pl.DataFrame:
+    """All accounts at as_of with every key, health and selection_score (ranks are over all accounts, so the
+    filters are applied after), plus the intermediate columns programme and goal figures need."""
+    from kam_metrics.metrics.selection import add_selection_score
+
+    return add_selection_score(metrics_at(con, [as_of], NO_FILTERS, settings), settings)
+
+
+def public_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """The documented output columns of account_metrics, in order."""
+    from kam_metrics.metrics.health import HEALTH_OUTPUT_COLUMNS
+
+    cols = [*E.ACCOUNT_COLUMNS, "as_of", *ACCOUNT_KEYS, *HEALTH_OUTPUT_COLUMNS]
+    if "selection_score" in frame.columns:
+        cols.append("selection_score")
+    cols.append("is_share_of_wallet_above_1")
+    return frame.select(cols)
