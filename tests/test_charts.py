@@ -1,0 +1,196 @@
+"""The figure builders on small hand-made frames (kam_metrics.charts)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import plotly.graph_objects as go
+import polars as pl
+import pytest
+
+from kam_metrics import charts
+
+
+def accounts_frame(**extra) -> pl.DataFrame:
+    base = {
+        "account_id": ["A1", "A2", "A3"],
+        "account_name": ["Acme", "<b>Bold</b> & Co", "Gamma"],
+        "is_key_account": [True, False, True],
+    }
+    base.update(extra)
+    return pl.DataFrame(base)
+
+
+def annotation_texts(fig: go.Figure) -> list[str]:
+    return [a.text for a in fig.layout.annotations]
+
+
+def test_labels_are_escaped_and_duplicates_get_their_id():
+    frame = pl.DataFrame({"account_id": ["A1", "A2", "A3"], "account_name": ["Same", "Same", "<script>x</script>"]})
+    assert charts.account_labels(frame) == ["Same (A1)", "Same (A2)", "&lt;script&gt;x&lt;/script&gt;"]
+
+
+def test_health_bands_sorted_and_coloured_by_band():
+    frame = accounts_frame(health=[80.0, 20.0, 55.0], band=["green", "red", "amber"])
+    fig = charts.health_bands_figure(frame, 70, 40)
+    bar = fig.data[0]
+    assert list(bar.x) == [20.0, 55.0, 80.0]
+    assert list(bar.y) == ["&lt;b&gt;Bold&lt;/b&gt; &amp; Co", "Gamma", "Acme"]
+    assert list(bar.marker.color) == [charts.BAND_COLORS["red"], charts.BAND_COLORS["amber"], charts.BAND_COLORS["green"]]
+    assert list(bar.customdata) == ["A2", "A3", "A1"]
+    assert sorted(shape.x0 for shape in fig.layout.shapes) == [40, 70]
+
+
+def test_empty_input_gives_a_figure_that_says_why():
+    fig = charts.health_bands_figure(pl.DataFrame({"account_id": [], "health": []}))
+    assert annotation_texts(fig) == ["No account has a health score yet."]
+    fig = charts.whitespace_heatmap(pl.DataFrame())
+    assert "wallet.csv" in annotation_texts(fig)[0]
+
+
+def test_movement_waterfall_steps_from_old_to_new_health():
+    movement = pl.DataFrame({
+        "account_id": ["A1"] * 4,
+        "component": ["recency", "trend", "breadth", "health"],
+        "contribution_from": [20.0, 10.0, None, 30.0],
+        "contribution_to": [15.0, 12.5, 4.0, 31.5],
+        "change": [-5.0, 2.5, 4.0, 1.5],
+    })
+    fig = charts.health_movement_waterfall(movement)
+    trace = fig.data[0]
+    assert list(trace.x) == ["Health before", "Recency", "Trend", "Breadth", "Health now"]
+    assert list(trace.y) == [30.0, -5.0, 2.5, 4.0, 31.5]
+    assert list(trace.measure) == ["absolute", "relative", "relative", "relative", "total"]
+
+
+def test_contributions_waterfall_adds_up_to_health():
+    row = {"health": 60.0, "band": "amber", "contribution_recency": 25.0, "contribution_trend": 35.0,
+           "contribution_breadth": None, "score_recency": 100.0, "score_trend": 70.0}
+    trace = charts.health_contributions_waterfall(row).data[0]
+    assert list(trace.x) == ["Recency", "Trend", "Health"]
+    assert list(trace.y) == [25.0, 35.0, 60.0]
+    assert list(trace.customdata) == ["100", "70", ""]
+
+
+def test_weekly_touches_are_stacked_per_activity_type():
+    weekly = pl.DataFrame({
+        "account_id": ["A1", "A2", "A1", "A1"],
+        "week_start": [date(2026, 11, 2), date(2026, 11, 2), date(2026, 11, 2), date(2026, 11, 9)],
+        "activity_type": ["email", "email", "qbr", "email"],
+        "weighted_touches": [2.0, 3.0, 5.0, 1.0],
+    })
+    fig = charts.weekly_touches_figure(weekly)
+    by_type = {t.name: dict(zip(t.x, t.y)) for t in fig.data}
+    assert by_type == {"qbr": {date(2026, 11, 2): 5.0}, "email": {date(2026, 11, 2): 5.0, date(2026, 11, 9): 1.0}}
+    assert fig.layout.barmode == "stack"
+
+
+def test_heatmap_leaves_weeks_without_activity_blank():
+    weekly = pl.DataFrame({
+        "account_id": ["A1", "A1", "A3"],
+        "week_start": [date(2026, 11, 2), date(2026, 11, 9), date(2026, 11, 9)],
+        "activity_type": ["email", "call", "email"],
+        "weighted_touches": [2.0, 4.0, 1.0],
+    })
+    trace = charts.engagement_heatmap(weekly, accounts_frame()).data[0]
+    assert list(trace.x) == [date(2026, 11, 2), date(2026, 11, 9)]
+    assert [list(r) for r in trace.z] == [[2.0, 4.0], [None, None], [None, 1.0]]
+
+
+def test_pareto_cumulates_against_the_total_even_when_cut():
+    frame = accounts_frame(revenue_ttm=[20.0, 50.0, 30.0])
+    fig = charts.pareto_figure(frame, limit=2)
+    bars, line = fig.data
+    assert list(bars.y) == [50.0, 30.0]
+    assert list(line.y) == pytest.approx([50.0, 80.0])
+    assert fig.layout.yaxis.tickprefix == "€" and fig.layout.yaxis2.tickprefix in (None, "")
+
+
+def test_cost_value_scatter_draws_median_lines_and_groups_by_band():
+    frame = accounts_frame(cost_to_serve_ttm=[100.0, 300.0, 200.0], lifetime_value=[-50.0, 900.0, 400.0],
+                           revenue_ttm=[1000.0, 4000.0, 0.0], band=["red", "green", "green"])
+    fig = charts.cost_value_scatter(frame)
+    assert [t.name for t in fig.data] == ["green", "red"]
+    vertical = [s for s in fig.layout.shapes if s.x0 == s.x1]
+    horizontal = sorted(s.y0 for s in fig.layout.shapes if s.y0 == s.y1)
+    assert [s.x0 for s in vertical] == [200.0]
+    assert horizontal == [0, 400.0]
+    green = fig.data[0]
+    assert list(green.customdata) == ["A2", "A3"]
+    assert max(green.marker.size) == pytest.approx(50.0) and min(green.marker.size) == pytest.approx(10.0)
+
+
+def test_whale_curve_starts_at_zero_and_marks_the_peak():
+    whale = pl.DataFrame({"account_id": ["A2", "A1", "A3"], "rank": [1, 2, 3],
+                          "cum_accounts_pct": [100 / 3, 200 / 3, 100.0],
+                          "cum_net_contribution_pct": [90.0, 125.0, 100.0]})
+    fig = charts.whale_curve_figure(whale, {"whale_peak_pct": 125.0})
+    assert list(fig.data[0].y) == [0.0, 90.0, 125.0, 100.0]
+    assert "peak 125%" in annotation_texts(fig)
+
+
+def test_cost_breakdown_stacks_groups_per_account_smallest_total_first():
+    breakdown = pl.DataFrame({
+        "account_id": ["A1", "A1", "A2", "A2"],
+        "component_group": ["activities", "cases", "activities", "service_costs"],
+        "component": ["qbr", "high", "email", "support"], "cost_ttm": [1200.0, 400.0, 5.0, 100.0],
+    })
+    fig = charts.cost_breakdown_figure(breakdown, accounts_frame())
+    traces = {t.name: list(t.x) for t in fig.data}
+    assert list(fig.data[0].y) == ["&lt;b&gt;Bold&lt;/b&gt; &amp; Co", "Acme"]
+    assert traces == {"activities": [5.0, 1200.0], "cases": [0.0, 400.0], "service_costs": [100.0, 0.0]}
+
+
+def test_goal_progress_in_percent_with_expected_marks():
+    goals = pl.DataFrame({"goal_id": ["G1", "G2"], "title": ["Grow", "NPS"], "progress": [0.5, -0.25],
+                          "expected": [0.8, 0.1], "status": ["off_track", "off_track"]})
+    fig = charts.goal_progress_figure(goals)
+    assert list(fig.data[0].x) == [50.0, -25.0]
+    assert list(fig.data[1].x) == pytest.approx([80.0, 10.0])
+
+
+def test_relationship_map_spreads_contacts_sharing_a_cell():
+    contacts = pl.DataFrame({
+        "contact_id": ["C1", "C2", "C3"], "full_name": ["Ann", "Bob", "Cy"],
+        "seniority": ["vp", "vp", "c_level"], "buying_role": ["champion", "champion", "bogus"],
+        "attitude": [2, None, -1], "is_active": [True, False, True],
+        "is_champion_left": [False, True, False], "is_champion_quiet": [False, False, False],
+    })
+    trace = charts.relationship_map_figure(contacts).data[0]
+    assert trace.x[0] != trace.x[1] and trace.y[0] == trace.y[1]
+    assert trace.y[2] == charts.ROLE_ORDER.index("unknown")
+    assert list(trace.marker.symbol) == ["circle", "x", "circle"]
+    assert list(trace.marker.color) == [2, 0, -1]
+
+
+def test_selection_chart_outlines_candidates():
+    selection = accounts_frame(selection_score=[80.0, 90.0, 40.0], candidate=[None, "promote", "review"])
+    fig = charts.selection_score_figure(selection)
+    bar = fig.data[0]
+    assert list(bar.y) == [90.0, 80.0, 40.0]
+    assert list(bar.marker.line.color) == [charts.BAND_COLORS["green"], "rgba(0,0,0,0)", charts.BAND_COLORS["red"]]
+    assert [s.y0 for s in fig.layout.shapes] == [40.0]
+
+
+def test_programme_size_gauge_is_red_outside_the_guidance():
+    assert charts.programme_size_figure(17).data[0].gauge.bar.color == charts.BAND_COLORS["green"]
+    assert charts.programme_size_figure(30).data[0].gauge.bar.color == charts.BAND_COLORS["red"]
+    assert charts.programme_size_figure(3).data[0].gauge.bar.color == charts.BAND_COLORS["red"]
+
+
+def test_mutual_dependence_uses_revenue_share_of_all_accounts():
+    frame = accounts_frame(share_of_wallet=[0.5, None, 0.25], revenue_ttm=[300.0, 100.0, 600.0])
+    trace = charts.mutual_dependence_figure(frame).data[0]
+    assert list(trace.x) == [50.0, 25.0]
+    assert list(trace.y) == pytest.approx([30.0, 60.0])
+    assert list(trace.text) == ["Acme", "Gamma"]
+
+
+def test_whitespace_grid_caps_colour_but_labels_true_share():
+    lines = pl.DataFrame({"account_id": ["A1", "A1", "A3"], "product_line": ["Pumps", "Valves", "Pumps"],
+                          "revenue_ttm": [10.0, 0.0, 30.0], "wallet_amount": [20.0, 50.0, 20.0],
+                          "share_of_wallet": [0.5, 0.0, 1.5]})
+    trace = charts.whitespace_heatmap(lines, accounts_frame()).data[0]
+    assert list(trace.x) == ["Pumps", "Valves"]
+    assert [list(r) for r in trace.z] == [[50.0, 0.0], [100.0, None]]
+    assert [list(r) for r in trace.text] == [["50%", "0%"], ["150%", ""]]
