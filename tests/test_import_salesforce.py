@@ -871,3 +871,33 @@ def test_pipeline_loads_the_real_export(load_folder):
     assert counts["revenue"] == (50, 12, 0, 38)
     assert counts["activities"] == (75, 0, 0, 75)
     assert counts["cases"] == (40, 14, 26, 0)
+
+
+def test_programme_tables_beside_the_export_are_loaded_with_it(tmp_path):
+    """Reviews, goals and wallet rarely live in a CRM: canonical files beside the export are loaded too."""
+    from kam_metrics.pipeline import load_export
+    from kam_metrics import warehouse
+
+    folder = tmp_path / "weekly"
+    shutil.copytree(FIXTURES / "weekly", folder)
+    (folder / "reviews.csv").write_text(
+        "review_id,account_id,review_date,review_type,rating\n"
+        "RV1,001000000000001AAA,2023-04-01,plan_90_day,4\n"
+        "RV2,001000000000001,2023-04-20,review_30_day,5\n"  # the 15-character id the UI shows
+        "RV3,001000000000099AAA,2023-04-20,review_30_day,5\n"  # no such account
+    )
+    (folder / "wallet.csv").write_text("account_id,year,wallet_amount\n001000000000002AAA,2023,500000\n")
+    (folder / "revenue.csv").write_text(
+        "revenue_id,account_id,revenue_date,amount\nR1,001000000000001AAA,2023-03-01,1000\n"
+    )
+    result = read(folder)
+    assert result.tables["reviews"].height == 3 and result.tables["wallet"].height == 1
+    assert "reviews.csv: staged as the reviews table" in result.notes
+    assert not any("revenue.csv: ignored" in n for n in result.notes)  # the reader takes revenue.csv itself
+    report = load_export(folder, tmp_path / "data", fmt="salesforce")
+    counts = {c.table: c for c in report.tables}
+    assert (counts["reviews"].read, counts["reviews"].loaded, counts["reviews"].quarantined) == (3, 2, 1)
+    assert (counts["wallet"].loaded, counts["revenue"].loaded) == (1, 1)
+    con = warehouse.connect_current(tmp_path / "data")
+    assert con.sql("SELECT review_id, account_id FROM reviews ORDER BY 1").fetchall() == [
+        ("RV1", "001000000000001AAA"), ("RV2", "001000000000001AAA")]

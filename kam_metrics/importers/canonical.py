@@ -7,6 +7,7 @@ text for the common parser. Whole-file problems raise LoadError naming the file 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import polars as pl
 
@@ -52,6 +53,20 @@ class CanonicalImporter:
         return None
 
     def read(self, folder: Path, *, settings=None, mapping: Path | None = None) -> ImportResult:
+        result, _present, tables = self.read_lazily(folder, settings=settings, mapping=mapping)
+        for table, staged in tables:
+            result.tables[table] = staged
+        return result
+
+    def read_lazily(
+        self, folder: Path, *, settings=None, mapping: Path | None = None
+    ) -> tuple[ImportResult, list[str], Iterator[tuple[str, pl.DataFrame]]]:
+        """(result without tables, the tables present, an iterator of (table, staged frame) in TABLE_ORDER).
+
+        Each file is read when the iterator reaches it, so a load can check and store one table before
+        reading the next; `result.raw_files` and `result.quarantine` grow as the iterator advances.
+        Whole-export problems (mapping given, required file missing) raise here, before any file is read.
+        """
         if mapping is not None:
             raise LoadError("--mapping applies to CRM formats (salesforce, hubspot), not the canonical format")
         files = find_table_files(folder)
@@ -63,19 +78,23 @@ class CanonicalImporter:
                 file=f"{missing[0]}.csv",
             )
         result = ImportResult(format=self.name, source_path=str(folder))
-        quarantine_rows = []
-        for table, path in files.items():
-            text = read_raw_parquet(path) if path.suffix.lower() == ".parquet" else read_raw_csv(path)
-            raw = text.raw
-            result.raw_files.append(raw)
-            result.tables[table] = stage_table(table, raw.frame, raw.name)
-            for row, reason in text.malformed:
-                quarantine_rows.append(
-                    {"table": table, SOURCE_FILE: raw.name, SOURCE_ROW: row, "column": None, "value": None,
-                     "reason": reason}
-                )
-        result.quarantine = quarantine_frame(quarantine_rows)
-        return result
+
+        def tables() -> Iterator[tuple[str, pl.DataFrame]]:
+            for table, path in files.items():
+                text = read_raw_parquet(path) if path.suffix.lower() == ".parquet" else read_raw_csv(path)
+                raw = text.raw
+                result.raw_files.append(raw)
+                staged = stage_table(table, raw.frame, raw.name)
+                if text.malformed:
+                    rows = [
+                        {"table": table, SOURCE_FILE: raw.name, SOURCE_ROW: row, "column": None, "value": None,
+                         "reason": reason}
+                        for row, reason in text.malformed
+                    ]
+                    result.quarantine = pl.concat([result.quarantine, quarantine_frame(rows)])
+                yield table, staged
+
+        return result, list(files), tables()
 
 
 def stage_table(table: str, raw: pl.DataFrame, file_name: str) -> pl.DataFrame:
@@ -90,3 +109,38 @@ def stage_table(table: str, raw: pl.DataFrame, file_name: str) -> pl.DataFrame:
 
 
 IMPORTER = CanonicalImporter()
+
+
+def read_extra_tables(
+    folder: Path,
+    *,
+    built_here: tuple[str, ...],
+    handled: tuple[str, ...] = (),
+    raw_files: list,
+    notes: list[str],
+    reject,
+    importer: str,
+) -> dict[str, pl.DataFrame]:
+    """Canonical `<table>.csv|.parquet` files beside a CRM export, staged as given.
+
+    A CRM holds accounts, contacts, deals and activities, rarely wallet estimates, goals, plans and
+    reviews: a KAM programme adds those as canonical files in the same folder. Tables the importer
+    builds itself (`built_here`) are ignored with a note, those it reads itself (`handled`) silently.
+    Every file read is appended to
+    `raw_files`; malformed rows go to `reject(table, file, row, column, value, reason)`.
+    """
+    out: dict[str, pl.DataFrame] = {}
+    for table, path in find_table_files(folder).items():
+        if table in handled:
+            continue
+        if table in built_here:
+            notes.append(f"{path.name}: ignored ({importer}'s own export gives {table})")
+            continue
+        text = read_raw_parquet(path) if path.suffix.lower() == ".parquet" else read_raw_csv(path)
+        raw = text.raw
+        raw_files.append(raw)
+        for row, reason in text.malformed:
+            reject(table, raw.name, row, None, None, f"malformed CSV row: {reason}")
+        out[table] = stage_table(table, raw.frame, raw.name)
+        notes.append(f"{path.name}: staged as the {table} table")
+    return out

@@ -83,8 +83,8 @@ import polars as pl
 
 from kam_metrics.contract import BUYING_ROLES, SOURCE_FILE, SOURCE_ROW, TABLES
 from kam_metrics.importers.base import ImportResult, LoadError, RawFile, quarantine_frame, skipped_frame
-from kam_metrics.importers.canonical import stage_table
-from kam_metrics.importers.files import read_raw_csv, read_raw_parquet
+from kam_metrics.importers.canonical import read_extra_tables
+from kam_metrics.importers.files import read_raw_csv
 from kam_metrics.importers.mapping import Mapping, load_mapping, mapping_toml
 
 FORMAT = "hubspot"
@@ -1248,28 +1248,14 @@ def _read_activities(load: _Load, f: _File, *, has_contacts: bool) -> None:
 
 def _read_canonical(load: _Load) -> dict[str, pl.DataFrame]:
     """Contract tables given as `<table>.csv|.parquet` for what HubSpot does not hold, staged as given."""
-    out: dict[str, pl.DataFrame] = {}
-    for path in sorted(load.folder.iterdir()):
-        table = _canonical_name(path) if path.is_file() else None
-        if table is None:
-            continue
-        if table in _BUILT_HERE:
-            load.result.notes.append(f"{path.name}: ignored (HubSpot's own export gives {table})")
-            continue
-        if table in out:
-            raise LoadError(f"{load.folder}: both {table}.csv and {table}.parquet; keep one", file=path.name)
-        text = read_raw_parquet(path) if path.suffix.lower() == ".parquet" else read_raw_csv(path)
-        raw = text.raw
-        load.result.raw_files.append(raw)
-        for row, reason in text.malformed:
-            load.reject(table, raw.name, row, None, None, f"malformed CSV row: {reason}")
-        out[table] = stage_table(table, raw.frame, raw.name)
-        if table == "revenue":
-            load.result.notes.append(f"{path.name}: revenue taken from this file, not from closed-won deals")
-        elif table == "wallet":
-            load.result.notes.append(f"{path.name}: wallet taken from this file, not from the companies export")
-        else:
-            load.result.notes.append(f"{path.name}: staged as the {table} table")
+    out = read_extra_tables(
+        load.folder, built_here=_BUILT_HERE, raw_files=load.result.raw_files, notes=load.result.notes,
+        reject=load.reject, importer="HubSpot",
+    )
+    if "revenue" in out:
+        load.result.notes.append("revenue.csv: revenue taken from this file, not from closed-won deals")
+    if "wallet" in out:
+        load.result.notes.append("wallet.csv: wallet taken from this file, not from the companies export")
     return out
 
 

@@ -76,6 +76,7 @@ from kam_metrics.importers.base import (
     quarantine_frame,
     skipped_frame,
 )
+from kam_metrics.importers.canonical import read_extra_tables
 from kam_metrics.importers.files import read_raw_csv
 from kam_metrics.importers.mapping import Mapping, load_mapping, mapping_toml
 from kam_metrics.importers.sf_ids import (
@@ -684,6 +685,11 @@ class SalesforceImporter:
 IMPORTER = SalesforceImporter()
 
 
+# Tables the Salesforce objects (or the importer's own revenue.csv / fx_rates.csv handling) give.
+_BUILT_HERE = ("accounts", "contacts", "activities", "opportunities", "cases")
+_READ_HERE = ("revenue", "fx_rates")  # canonical files the reader itself takes (see files.revenue / files.fx_rates)
+
+
 class _Reader:
     def __init__(self, folder: Path, settings, mapping: Path | None):
         if not folder.is_dir():
@@ -761,7 +767,15 @@ class _Reader:
         legacy = [s.name for s in self.sources.values() if s.raw.encoding not in ("utf-8", "utf-8-sig")]
         if legacy:
             self.notes.append("Read as Windows-1252 (not UTF-8, as in the weekly Data Export): " + ", ".join(legacy))
-        used = {s.name.lower() for s in self.sources.values()}
+        # Programme tables a CRM does not hold (wallet, goals, actions, reviews, surveys, service costs)
+        # may sit beside the export as canonical files.
+        self.extra = read_extra_tables(
+            self.folder, built_here=_BUILT_HERE, handled=_READ_HERE, raw_files=self.raw_files, notes=self.notes,
+            reject=self.out.reject, importer="Salesforce",
+        )
+        used = {s.name.lower() for s in self.sources.values()} | {
+            r.name.lower() for r in self.raw_files
+        }
         ignored = sorted(p.name for p in self.folder.iterdir()
                          if p.is_file() and p.suffix.lower() == ".csv" and p.name.lower() not in used)
         if ignored:
@@ -779,6 +793,15 @@ class _Reader:
         tables = {t: self.out.frame(t) for t in self.out.staged}
         for table in self._present_tables:
             tables.setdefault(table, self.out.frame(table))
+        for table, frame in self.extra.items():
+            # IDs in companion files may be the 15-character ones the Salesforce UI shows.
+            ids = [c for c in ("account_id", "contact_id", "parent_account_id") if c in frame.columns]
+            self.extra[table] = frame.with_columns(
+                [pl.col(c).map_elements(normalize_id, return_dtype=pl.String, skip_nulls=True) for c in ids]
+            )
+        if "wallet" in self.extra and "wallet" in tables:
+            self.notes.append("wallet.csv: wallet taken from this file, not from Wallet_Estimate__c")
+        tables.update(self.extra)
         return ImportResult(
             format=NAME,
             source_path=str(self.folder),
