@@ -19,7 +19,7 @@ import duckdb
 
 from kam_metrics.contract import ACTIVITY_TYPES, CASE_PRIORITIES, COST_CATEGORIES
 
-MART_VERSION = "8"
+MART_VERSION = "9"
 
 #: Days an activity keeps its contact "engaged" (METRICS.md: engaged_contacts_90d). A definition, not a setting.
 ENGAGEMENT_WINDOW_DAYS = 90
@@ -60,8 +60,9 @@ ACCOUNT_MEASURES: tuple[str, ...] = (
     "reviews", "plans",
     "engaged_delta", "c_level_delta", "dm_delta",
 )
-#: Date-valued columns of the account marts: the day itself when it had an activity / review / 90-day plan.
-ACCOUNT_DATES: tuple[str, ...] = ("act_d", "review_d", "plan_d")
+#: Date-valued columns of the account marts: the day itself when it had an activity / revenue / review / 90-day
+#: plan (in the weekly running totals: the latest such day so far).
+ACCOUNT_DATES: tuple[str, ...] = ("act_d", "rev_d", "review_d", "plan_d")
 
 # Periods in which a contact counts as engaged: the union of [activity_date, activity_date + 89] per contact.
 _ENGAGED_ISLANDS = f"""
@@ -76,7 +77,8 @@ _ENGAGED_ISLANDS = f"""
                                            ROWS UNBOUNDED PRECEDING) AS island
         FROM marked
     )
-    SELECT account_id, contact_id, min(d) AS engaged_from, (max(d) + {ENGAGEMENT_WINDOW_DAYS - 1}::INTEGER) AS engaged_to
+    SELECT account_id, contact_id, min(d) AS engaged_from,
+           (max(d) + {ENGAGEMENT_WINDOW_DAYS - 1}::INTEGER) AS engaged_to
     FROM islands GROUP BY account_id, contact_id, island
 """
 
@@ -124,6 +126,7 @@ MART_SQL: dict[str, str] = {
     "mart_account_daily": f"""
         SELECT account_id, d, {", ".join(ACCOUNT_MEASURES)},
                CASE WHEN touches > 0 THEN d END AS act_d,
+               CASE WHEN rev_rows > 0 THEN d END AS rev_d,
                CASE WHEN reviews > 0 THEN d END AS review_d,
                CASE WHEN plans > 0 THEN d END AS plan_d
         FROM (SELECT u.account_id, u.d, {_MEASURE_SUMS} FROM ({_ACCOUNT_DAILY_PARTS}) u GROUP BY u.account_id, u.d)
@@ -228,3 +231,48 @@ def mart_source(con: duckdb.DuckDBPyConnection, name: str, use_marts: bool | Non
     if name == "mart_account_weekly_cum":
         sql = sql.replace("FROM mart_account_daily u", f"FROM ({MART_SQL['mart_account_daily']}) u")
     return f"({sql})"
+
+
+# Totals each mart must share with the checked tables: (label, SQL over the mart, SQL over the checked tables).
+_CHECKS: tuple[tuple[str, str, str], ...] = (
+    ("mart_account_daily touches", "SELECT sum(touches) FROM mart_account_daily", "SELECT count(*) FROM activities"),
+    ("mart_account_daily revenue", "SELECT sum(rev_amount) FROM mart_account_daily", "SELECT sum(amount) FROM revenue"),
+    ("mart_account_daily revenue rows", "SELECT sum(rev_rows) FROM mart_account_daily", "SELECT count(*) FROM revenue"),
+    ("mart_account_daily gross margin with cost of goods", "SELECT sum(rev_margin_known) FROM mart_account_daily",
+     "SELECT sum(amount - cost_of_goods) FROM revenue WHERE cost_of_goods IS NOT NULL"),
+    ("mart_account_daily service costs", "SELECT sum(sc_amount) FROM mart_account_daily",
+     "SELECT sum(amount) FROM service_costs"),
+    ("mart_account_daily cases",
+     f"SELECT sum({' + '.join(f'case_n_{p}' for p in CASE_PRIORITIES)}) FROM mart_account_daily",
+     "SELECT count(*) FROM cases"),
+    ("mart_account_daily survey responses with nps", "SELECT sum(nps_responses) FROM mart_account_daily",
+     "SELECT count(nps) FROM surveys"),
+    ("mart_account_daily reviews", "SELECT sum(reviews) FROM mart_account_daily", "SELECT count(*) FROM reviews"),
+    ("mart_account_daily engaged periods (starts − ends)", "SELECT sum(engaged_delta) FROM mart_account_daily",
+     "SELECT 0"),
+    ("mart_activity_weekly touches", "SELECT sum(touches) FROM mart_activity_weekly", "SELECT count(*) FROM activities"),
+    ("mart_contact_activity touches", "SELECT sum(touches) FROM mart_contact_activity",
+     "SELECT count(*) FROM activities WHERE contact_id IS NOT NULL"),
+    ("mart_revenue_pl_daily revenue", "SELECT sum(amount) FROM mart_revenue_pl_daily", "SELECT sum(amount) FROM revenue"),
+    # the weekly running totals at each account's last week = its daily rows up to that Sunday
+    ("mart_account_weekly_cum final running totals",
+     "SELECT sum(w.touches + w.rev_amount + w.sc_amount) FROM mart_account_weekly_cum w "
+     "WHERE w.d = (SELECT max(d) FROM mart_account_weekly_cum)",
+     "SELECT sum(touches + rev_amount + sc_amount) FROM mart_account_daily "
+     "WHERE d <= (SELECT max(d) FROM mart_account_weekly_cum)"),
+)
+
+
+def verify_marts(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Problems with the snapshot's marts: missing or of another version, or totals that disagree with the
+    checked tables (counts exactly, money within 1e-6 relative). Empty when they agree."""
+    if not marts_current(con):
+        return [f"marts missing or not of version {MART_VERSION}: the metrics read the checked tables directly "
+                "(slower); reload the export to rebuild them"]
+    problems = []
+    for label, mart_sql, table_sql in _CHECKS:
+        got = con.execute(mart_sql).fetchall()[0][0] or 0
+        want = con.execute(table_sql).fetchall()[0][0] or 0
+        if abs(float(got) - float(want)) > 1e-6 * max(1.0, abs(float(want))):
+            problems.append(f"{label}: {got} in the mart, {want} in the checked tables")
+    return problems

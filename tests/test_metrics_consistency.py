@@ -274,3 +274,38 @@ def test_build_marts_is_repeatable(demo_data_dir, tmp_path, as_of, con):
         assert (again["health"] - first["health"]).abs().fill_null(0.0).max() < 1e-9
     finally:
         writable.close()
+
+
+def test_verify_marts_agrees_then_spots_a_tampered_mart(demo_data_dir, tmp_path, con):
+    from kam_metrics.marts import verify_marts
+
+    assert verify_marts(con) == []
+    copy = tmp_path / "tampered.duckdb"
+    shutil.copy(warehouse.current_snapshot_path(demo_data_dir), copy)
+    writable = duckdb.connect(str(copy))
+    try:
+        writable.execute("UPDATE mart_account_daily SET touches = touches + 1 WHERE rowid = 0").fetchall()
+        problems = verify_marts(writable)
+        assert any(p.startswith("mart_account_daily touches:") for p in problems)
+        writable.execute("DROP TABLE mart_info").fetchall()
+    finally:
+        writable.close()
+    reopened = duckdb.connect(str(copy), read_only=True)
+    try:
+        assert verify_marts(reopened)[0].startswith("marts missing or not of version")
+    finally:
+        reopened.close()
+
+
+def test_default_as_of_without_marts_is_the_same(demo_data_dir, tmp_path, con):
+    copy = tmp_path / "nomarts2.duckdb"
+    shutil.copy(warehouse.current_snapshot_path(demo_data_dir), copy)
+    writable = duckdb.connect(str(copy))
+    writable.execute("DROP TABLE mart_info").fetchall()
+    writable.close()
+    bare = duckdb.connect(str(copy), read_only=True)
+    try:
+        for today in (None, date(2026, 6, 15), date(1999, 1, 1)):
+            assert default_as_of(bare, today) == default_as_of(con, today)
+    finally:
+        bare.close()

@@ -77,7 +77,8 @@ EXPECTED = {
         "wallet_current": 20000.0,  # 2025 row with empty product line (the Pumps row is not added)
         "share_of_wallet": 14700 / 20000,  # 0.735
         "wallet_headroom": 20000 - 14700,
-        # margins: R101 4000, R102 no cogs → 5000 × 0.35 = 1750, R103 800 − 400, R104 900 − 450, R105 −2000 − 0
+        # margins: R101 4000, R102 no cogs → 5000 × 0.35 = 1750, R103 800 − 400, R104 900 − 450,
+        # R105 −2000 − 0
         "gross_margin_ttm": 4000 + 1750 + 400 + 450 - 2000,  # 4600
         # service: S101 support 300 + S102 travel 250 USD × 0.9 = 225; activities TTM: meeting 150, call 2 × 25,
         # email 3 × 5, qbr 1200, workshop 600, site_visit 800 (X108 2024-09-10); cases: K101 high 400 (K102 opened

@@ -1,15 +1,17 @@
-"""Shared machinery of the metrics: argument defaults, the account grid and window sums at many as_of dates.
+"""Shared machinery of the metrics: argument defaults, SQL helpers and running totals at many as_of dates.
 
-Window sums use cumulative totals: the sum over `[b1 + 1, b2]` is `cum(b2) − cum(b1)`, where `cum(b)` is the
-sum over all dates ≤ b. `cumulative_at` computes `cum` for every account at every bound needed (each as_of
-minus each offset) in one scan of a daily mart: each mart row falls into the bucket of the first bound on or
-after its date, buckets are summed, then accumulated per account. That makes 26 as_of dates (health history)
-cost about as much as one.
+A window sum is a difference of running totals: the sum over `b1 + 1 … b2` is `cum(b2) − cum(b1)`, where
+`cum(b)` is the sum over all dates ≤ b. `account_cumulative` gets `cum` for every account at every bound
+needed (each as_of minus each offset) from two small reads: the weekly running totals of
+mart_account_weekly_cum at the Sunday before each bound, plus the daily rows of mart_account_daily after
+that Sunday. So 26 as_of dates (health history) cost little more than one, and neither depends on how many
+years of history the snapshot holds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import weakref
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Iterable, Sequence
 
@@ -21,28 +23,13 @@ from kam_metrics.filters import NO_FILTERS, Filters
 from kam_metrics.marts import mart_source, marts_current
 from kam_metrics.settings import Settings
 
-ACCOUNT_COLUMNS = ("account_id", "account_name", "is_key_account", "region", "segment", "kam_owner", "executive_sponsor")
-
-
-# Results are read through the DB-API path (execute, then the pending result as Arrow): it plans a statement
-# once, where con.sql(q).pl() binds it first and plans it again, which doubles the cost of the small queries
-# the metrics run. The public DB-API Arrow methods warn on every call, so the result is taken through the
-# function they wrap (duckdb 2.0, pinned); without it the public relation path is used.
-try:  # pragma: no cover - depends on the installed duckdb
-    from duckdb import _seam as _duckdb_seam
-
-    _RESULT_ARROW = _duckdb_seam.result_arrow
-    _BATCH = int(_duckdb_seam.DEFAULT_BATCH_SIZE)
-except (ImportError, AttributeError):  # pragma: no cover
-    _RESULT_ARROW = None
-    _BATCH = 0
+ACCOUNT_COLUMNS = (
+    "account_id", "account_name", "is_key_account", "region", "segment", "kam_owner", "executive_sponsor",
+)
 
 
 def query(con, sql: str, params: Sequence = ()) -> pl.DataFrame:
     """Run one SQL statement with parameters and return its result as a Polars frame."""
-    if _RESULT_ARROW is not None and isinstance(con, duckdb.DuckDBPyConnection):
-        con.execute(sql, list(params))
-        return pl.from_arrow(_RESULT_ARROW(con, _BATCH, reader=False))
     return con.sql(sql, params=list(params)).pl()
 
 
@@ -66,9 +53,24 @@ def _as_date(value) -> date:
 def default_as_of(con: duckdb.DuckDBPyConnection, today: date | None = None) -> date:
     """as_of: the latest activity_date or revenue_date not after today; today when there is none."""
     today = today or date.today()
-    source = mart_source(con, "mart_account_daily")
-    rows = con.sql(
-        f"SELECT max(t.d) FROM {source} t WHERE t.d <= ? AND (t.touches > 0 OR t.rev_rows > 0)", params=[today]
+    use = marts_current(con)
+    if not use:  # no marts: ask the checked tables directly
+        rows = con.execute(
+            "SELECT greatest((SELECT max(activity_date) FROM activities WHERE activity_date <= ?::DATE),"
+            " (SELECT max(revenue_date) FROM revenue WHERE revenue_date <= ?::DATE))",
+            [today, today],
+        ).fetchall()
+        return rows[0][0] if rows and rows[0][0] is not None else today
+    cap, _ = _mart_edges(con, use)
+    # The weekly running maxima at the last Sunday ≤ today (within the marts), then the days after it.
+    sunday = min(_sunday_on_or_before(today), cap) if cap is not None else date(1, 1, 1)
+    rows = con.execute(
+        f"""SELECT greatest(
+                (SELECT max(greatest(t.act_d, t.rev_d)) FROM {mart(con, "mart_account_weekly_cum", use)} t
+                 WHERE t.d = ?::DATE),
+                (SELECT max(greatest(t.act_d, t.rev_d)) FROM {mart(con, "mart_account_daily", use)} t
+                 WHERE t.d > ?::DATE AND t.d <= ?::DATE))""",
+        [sunday, sunday, today],
     ).fetchall()
     latest = rows[0][0] if rows else None
     return latest if latest is not None else today
@@ -87,13 +89,6 @@ def accounts_frame(con, filters: Filters) -> pl.DataFrame:
     cond, params = filters.sql("a")
     cols = ", ".join(f"a.{c}" for c in ACCOUNT_COLUMNS)
     return query(con, f"SELECT {cols} FROM accounts a WHERE {cond} ORDER BY a.account_id", params)
-
-
-def table_exists(con, name: str) -> bool:
-    rows = con.sql(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = current_schema()", params=[name]
-    ).fetchall()
-    return bool(rows[0][0])
 
 
 def days(n: int) -> timedelta:
@@ -123,12 +118,28 @@ def _sunday_on_or_before(d: date) -> date:
     return d - timedelta(days=d.isoweekday() % 7)
 
 
+_EDGES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def _mart_edges(con, use: bool) -> tuple[date | None, date | None]:
-    """(last Sunday of mart_account_weekly_cum, earliest day of mart_account_daily)."""
+    """(last Sunday of mart_account_weekly_cum, earliest day of mart_account_daily); remembered per connection
+    when the snapshot has its marts (a snapshot never changes once written)."""
+    if use:
+        try:
+            if con in _EDGES:
+                return _EDGES[con]
+        except TypeError:
+            pass
     weekly = mart(con, "mart_account_weekly_cum", use)
     daily = mart(con, "mart_account_daily", use)
     rows = con.execute(f"SELECT (SELECT max(d) FROM {weekly}), (SELECT min(d) FROM {daily})").fetchall()
-    return rows[0][0], rows[0][1]
+    edges = (rows[0][0], rows[0][1])
+    if use:
+        try:
+            _EDGES[con] = edges
+        except TypeError:
+            pass
+    return edges
 
 
 def account_cumulative(

@@ -192,8 +192,9 @@ def _touched_in_window(con, use, contact_ids: list[str], points: list[date], win
     return last >= point_days[None, :] - (window_days - 1)
 
 
-def last_activity_dates(con, contact_ids: Sequence[str], as_of: date, use: bool | None = None) -> dict[str, date]:
-    """The latest activity date ≤ as_of of each contact (contacts with none are absent)."""
+def last_activity_dates(con, contact_ids: Sequence[str], as_of: date, lookback_days: int = 365,
+                        use: bool | None = None) -> dict[str, date]:
+    """The latest activity date of each contact in as_of − (lookback_days − 1) … as_of (absent when none)."""
     if not contact_ids:
         return {}
     if use is None:
@@ -201,8 +202,9 @@ def last_activity_dates(con, contact_ids: Sequence[str], as_of: date, use: bool 
     rows = E.query(
         con,
         f"""SELECT t.contact_id, max(t.d) AS last_d FROM {E.mart(con, "mart_contact_activity", use)} t
-            WHERE t.d <= ?::DATE AND t.contact_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY t.contact_id""",
-        [as_of, list(contact_ids)],
+            WHERE t.d BETWEEN ?::DATE AND ?::DATE AND t.contact_id IN (SELECT unnest(?::VARCHAR[]))
+            GROUP BY t.contact_id""",
+        [as_of - E.days(lookback_days - 1), as_of, list(contact_ids)],
     )
     return dict(zip(rows["contact_id"].to_list(), rows["last_d"].to_list()))
 
@@ -239,7 +241,7 @@ WINDOW_DECIMALS = 6
 
 
 def _window(col: str, start: int, end: int) -> pl.Expr:
-    """Sum over as_of − (end − 1) … as_of − start from cumulative columns: cum(as_of − start) − cum(as_of − end)."""
+    """Sum over as_of − (end − 1) … as_of − start: cum(as_of − start) − cum(as_of − end), rounded."""
     return (pl.col(f"{col}__{start}") - pl.col(f"{col}__{end}")).round(WINDOW_DECIMALS)
 
 
@@ -319,7 +321,8 @@ def derive(f: pl.DataFrame, s: Settings) -> pl.DataFrame:
             pl.col("weighted_touches_prior_90d"),
             pl.col("weighted_touches_prior_90d") == 0,
         ),
-        nps_365d=_safe_div(100.0 * pl.col("nps_net_365d"), pl.col("nps_responses_365d"), pl.col("nps_responses_365d") == 0),
+        nps_365d=_safe_div(100.0 * pl.col("nps_net_365d"), pl.col("nps_responses_365d"),
+                           pl.col("nps_responses_365d") == 0),
         csat_365d=_safe_div(pl.col("csat_sum_365d"), pl.col("csat_responses_365d"), pl.col("csat_responses_365d") == 0),
         revenue_growth_pct=_safe_div(
             100.0 * (pl.col("revenue_ttm") - pl.col("revenue_prior_ttm")),

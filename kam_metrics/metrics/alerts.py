@@ -23,6 +23,7 @@ ALERT_KINDS = tuple(SEVERITY)
 #: Alerts about the relationship concern key accounts only; the data-issue alert concerns every account.
 KEY_ACCOUNT_ALERTS = ("new_red", "champion_left", "champion_quiet", "no_touch_30d", "cadence_overdue")
 NEW_RED_DAYS = 7  # "new red this week": red at as_of and not red at as_of − 7
+LAST_ACTIVITY_LOOKBACK_DAYS = 365  # how far back a quiet champion's last activity is looked up for the detail
 _SCHEMA = {"account_id": pl.String, "account_name": pl.String, "alert": pl.String, "detail": pl.String,
            "severity": pl.String}
 
@@ -48,19 +49,23 @@ def alerts(con, as_of: date | None = None, filters: Filters | None = None,
         rows.append({"account_id": account_id, "account_name": name, "alert": kind, "detail": detail,
                      "severity": SEVERITY[kind]})
 
-    champions = champion_status(con, [as_of], filters, settings)
-    key_ids = set(now.filter(pl.col("is_key_account"))["account_id"].to_list())
-    quiet_ids = champions.filter(pl.col("is_quiet") & pl.col("account_id").is_in(list(key_ids)))["contact_id"]
-    last_dates = last_activity_dates(con, quiet_ids.to_list(), as_of)
-    left_by = {}
-    quiet_by = {}
+    # Only key accounts and accounts with a share of wallet above 1 can have an alert.
+    now = now.filter(pl.col("is_key_account") | pl.col("is_share_of_wallet_above_1"))
+    key_ids = now.filter(pl.col("is_key_account"))["account_id"]
+    champions = champion_status(con, [as_of], filters, settings).filter(
+        pl.col("account_id").is_in(key_ids.implode()) & (pl.col("is_left") | pl.col("is_quiet")))
+    last_dates = last_activity_dates(con, champions.filter(pl.col("is_quiet"))["contact_id"].to_list(), as_of,
+                                     LAST_ACTIVITY_LOOKBACK_DAYS)
+    left_by: dict[str, list[str]] = {}
+    quiet_by: dict[str, list[str]] = {}
     for c in champions.iter_rows(named=True):
         if c["is_left"]:
             left_by.setdefault(c["account_id"], []).append(f"{c['full_name']} ({c['buying_role']})")
         if c["is_quiet"]:
             last = last_dates.get(c["contact_id"])
             quiet_by.setdefault(c["account_id"], []).append(
-                f"{c['full_name']} (last activity {last.isoformat() if last else 'never'})")
+                f"{c['full_name']} (last activity {last.isoformat()})" if last
+                else f"{c['full_name']} (no activity in the last {LAST_ACTIVITY_LOOKBACK_DAYS} days)")
 
     no_touch = settings.no_touch_alert_days
     for r in now.sort("account_id").iter_rows(named=True):

@@ -9,8 +9,8 @@ import polars as pl
 
 from kam_metrics.contract import ACTIVITY_TYPES, CASE_PRIORITIES, COST_CATEGORIES
 from kam_metrics.filters import Filters
-from kam_metrics.metrics import _engine as E
 from kam_metrics.marts import marts_current
+from kam_metrics.metrics import _engine as E
 from kam_metrics.metrics.accounts import DAYS_TTM, WINDOW_DECIMALS, breakdown_measures, metrics_at
 from kam_metrics.settings import Settings
 
@@ -30,7 +30,8 @@ def cost_to_serve_breakdown(con, as_of: date | None = None, filters: Filters | N
     for cat in COST_CATEGORIES:
         parts.append(f.select("account_id", component_group=pl.lit("service_costs"), component=pl.lit(cat),
                               quantity=pl.lit(None, dtype=pl.Float64),
-                              cost_ttm=(pl.col(f"sc_c_{cat}__0") - pl.col(f"sc_c_{cat}__{DAYS_TTM}")).round(WINDOW_DECIMALS)))
+                              cost_ttm=(pl.col(f"sc_c_{cat}__0") - pl.col(f"sc_c_{cat}__{DAYS_TTM}"))
+                              .round(WINDOW_DECIMALS)))
     for typ in ACTIVITY_TYPES:
         n = (pl.col(f"n_{typ}__0") - pl.col(f"n_{typ}__{DAYS_TTM}")).round(WINDOW_DECIMALS)
         parts.append(f.select("account_id", component_group=pl.lit("activities"), component=pl.lit(typ),

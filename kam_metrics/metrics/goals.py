@@ -60,11 +60,17 @@ def goals_status(con, as_of: date | None = None, filters: Filters | None = None,
     if needs_metrics:
         full = full_frame(con, as_of, settings)
         metric_keys = _account_metric_keys(full)
-        for row in goals.filter(pl.col("metric").is_not_null() & pl.col("account_id").is_not_null()).iter_rows(named=True):
+        account_goals = goals.filter(pl.col("metric").is_not_null() & pl.col("account_id").is_not_null())
+        needed = sorted({m for m in account_goals["metric"].to_list() if m in metric_keys})
+        by_account = {
+            r["account_id"]: r
+            for r in full.filter(pl.col("account_id").is_in(account_goals["account_id"].implode()))
+            .select("account_id", *needed).iter_rows(named=True)
+        }
+        for row in account_goals.iter_rows(named=True):
             m = row["metric"]
             if m in metric_keys:
-                hit = full.filter(pl.col("account_id") == row["account_id"])
-                value = hit[m][0] if hit.height else None
+                value = by_account.get(row["account_id"], {}).get(m)
                 account_values[(row["goal_id"], m)] = None if value is None else float(value)
         if goals.filter(pl.col("account_id").is_null() & pl.col("metric").is_not_null()).height:
             shown = full

@@ -68,6 +68,7 @@ def programme_kpis(con, as_of: date | None = None, filters: Filters | None = Non
     rows = []
     for k in PROGRAMME_KEYS:
         v, b = now[k], then[k]
-        rows.append({"key": k, "value": v, "value_7d_ago": b, "change": (v - b) if v is not None and b is not None else None})
+        change = (v - b) if v is not None and b is not None else None
+        rows.append({"key": k, "value": v, "value_7d_ago": b, "change": change})
     return pl.DataFrame(rows, schema={"key": pl.String, "value": pl.Float64, "value_7d_ago": pl.Float64,
                                       "change": pl.Float64})

@@ -31,7 +31,9 @@ def add_selection_score(frame: pl.DataFrame, s: Settings) -> pl.DataFrame:
     n = frame.height
     ps = [percentile_rank(c, n).alias(f"_p_{c}") for c in SELECTION_INPUTS]
     out = frame.with_columns(ps)
-    score = pl.sum_horizontal([float(s.selection_weights.get(c, 0.0)) * pl.col(f"_p_{c}") / 100.0 for c in SELECTION_INPUTS])
+    score = pl.sum_horizontal(
+        [float(s.selection_weights.get(c, 0.0)) * pl.col(f"_p_{c}") / 100.0 for c in SELECTION_INPUTS]
+    )
     return out.with_columns(selection_score=score.cast(pl.Float64)).drop([f"_p_{c}" for c in SELECTION_INPUTS])
 
 
