@@ -84,6 +84,7 @@ import polars as pl
 from kam_metrics.contract import BUYING_ROLES, SOURCE_FILE, SOURCE_ROW, TABLES
 from kam_metrics.importers.base import ImportResult, LoadError, RawFile, quarantine_frame, skipped_frame
 from kam_metrics.importers.canonical import read_extra_tables
+from kam_metrics.importers.rules import seniority_from_title as infer_seniority
 from kam_metrics.importers.files import read_raw_csv
 from kam_metrics.importers.mapping import Mapping, load_mapping, mapping_toml
 
@@ -315,34 +316,6 @@ def region_for_country(country: str | None, overrides: dict[str, str] | None = N
         if name.strip().casefold() == key:
             return region
     return COUNTRY_REGIONS.get(key, country.strip())
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Seniority from the job title.
-
-_SENIORITY_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("vp", re.compile(r"\b(vice[\s-]+president|s?e?vp|avp)\b", re.I)),
-    (
-        "c_level",
-        re.compile(
-            r"\b(chief|ceo|cfo|cto|coo|cio|cmo|cro|cpo|cxo|president|owner|managing partner|vd|verkställande)\b"
-            r"|founder",
-            re.I,
-        ),
-    ),
-    ("director", re.compile(r"\b(director|head|direktör)\b", re.I)),
-    ("manager", re.compile(r"\b(manager|lead)\b|chef\b", re.I)),
-)
-
-
-def infer_seniority(title: str | None) -> str:
-    """Contract seniority of a job title by the module's keyword rules (empty title → unknown)."""
-    if title is None or not title.strip():
-        return "unknown"
-    for level, pattern in _SENIORITY_RULES:
-        if pattern.search(title):
-            return level
-    return "individual"
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -77,6 +77,7 @@ from kam_metrics.importers.base import (
     skipped_frame,
 )
 from kam_metrics.importers.canonical import read_extra_tables
+from kam_metrics.importers.rules import seniority_from_title
 from kam_metrics.importers.files import read_raw_csv
 from kam_metrics.importers.mapping import Mapping, load_mapping, mapping_toml
 from kam_metrics.importers.sf_ids import (
@@ -396,24 +397,8 @@ def _enum_text(value: str | None) -> str | None:
 # Derived fields: seniority, attitude, activity type, case priority
 # --------------------------------------------------------------------------------------------------
 
-SENIORITY_RULES: tuple[tuple[str, re.Pattern], ...] = (
-    ("vp", re.compile(r"\b(vp|svp|evp|avp|vice[\s-]+president)\b", re.IGNORECASE)),
-    ("c_level", re.compile(r"\b(chief|ceo|cfo|cto|coo|cio|president|founder)\b", re.IGNORECASE)),
-    ("director", re.compile(r"\b(director|head)\b", re.IGNORECASE)),
-    ("manager", re.compile(r"\b(manager|lead)\b", re.IGNORECASE)),
-)
 _SENIORITY_ALIASES = {"c_suite": "c_level", "clevel": "c_level", "c_level_executive": "c_level",
                       "vice_president": "vp", "executive": "c_level", "individual_contributor": "individual"}
-
-
-def seniority_from_title(title: str | None) -> str:
-    """Seniority inferred from a job title by the documented keyword rules (first match wins)."""
-    if title is None or not title.strip():
-        return "unknown"
-    for level, pattern in SENIORITY_RULES:
-        if pattern.search(title):
-            return level
-    return "individual"
 
 
 def _seniority(explicit: str | None, title: str | None) -> str:
