@@ -2,8 +2,9 @@
 
 Inputs are the Polars frames of kam_metrics.metrics and kam_metrics.queries (columns named by their
 METRICS.md keys). CRM text (account and contact names) goes into figures escaped, because Plotly reads
-a subset of HTML in labels and hover text. A missing column or an empty frame gives an empty figure with
-a note, never an exception.
+a subset of HTML in labels and hover text, and never into a hovertemplate itself (a name holding "%{x}"
+would be filled in): a trace's text reaches its template through `meta`. A missing column or an empty
+frame gives an empty figure with a note, never an exception.
 """
 
 from __future__ import annotations
@@ -240,8 +241,8 @@ def weekly_touches_figure(weekly: pl.DataFrame, title: str | None = None) -> go.
         part = data.filter(pl.col("activity_type") == activity_type)
         fig.add_trace(go.Bar(
             x=part["week_start"].to_list(), y=part["weighted_touches"].to_list(), name=plot_text(activity_type),
-            marker_color=ACTIVITY_COLORS.get(activity_type, MUTED),
-            hovertemplate="week of %{x|%Y-%m-%d}<br>" + plot_text(activity_type) + ": %{y:.0f}<extra></extra>",
+            marker_color=ACTIVITY_COLORS.get(activity_type, MUTED), meta=[plot_text(activity_type)],
+            hovertemplate="week of %{x|%Y-%m-%d}<br>%{meta[0]}: %{y:.0f}<extra></extra>",
         ))
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title="weighted touches")
@@ -362,7 +363,7 @@ def wallet_trend_figure(wallet_by_year: pl.DataFrame, accounts: pl.DataFrame | N
         label = names.get(account_id, plot_text(account_id))
         fig.add_trace(go.Scatter(
             x=part["year"].to_list(), y=[v * 100 for v in part["share_of_wallet"].to_list()], mode="lines+markers",
-            name=label, hovertemplate=label + "<br>%{x}: %{y:.1f}% of wallet<extra></extra>",
+            name=label, meta=[label], hovertemplate="%{meta[0]}<br>%{x}: %{y:.1f}% of wallet<extra></extra>",
         ))
     fig.update_xaxes(dtick=1, title="year")
     fig.update_yaxes(title="share of wallet (%)", ticksuffix="%", rangemode="tozero")
@@ -591,8 +592,8 @@ def cost_breakdown_figure(breakdown: pl.DataFrame, accounts: pl.DataFrame | None
         values = [part.get(a, 0.0) for a in order_ids]
         fig.add_trace(go.Bar(
             x=values, y=labels, orientation="h", name=plot_text(group), marker_color=palette[i % len(palette)],
-            customdata=[format_money(v, currency) for v in values],
-            hovertemplate="%{y}<br>" + plot_text(group) + ": %{customdata}<extra></extra>",
+            customdata=[format_money(v, currency) for v in values], meta=[plot_text(group)],
+            hovertemplate="%{y}<br>%{meta[0]}: %{customdata}<extra></extra>",
         ))
     fig.update_layout(barmode="stack")
     _money_axis(fig, currency, "x", title="cost to serve TTM")
@@ -609,8 +610,8 @@ def revenue_monthly_figure(monthly: pl.DataFrame, currency: str = "EUR") -> go.F
         part = monthly.filter(pl.col("product_line") == line)
         fig.add_trace(go.Bar(
             x=part["month"].to_list(), y=part["revenue"].to_list(), name=plot_text(line),
-            customdata=[format_money(v, currency) for v in part["revenue"].to_list()],
-            hovertemplate="%{x|%b %Y} " + plot_text(line) + ": %{customdata}<extra></extra>",
+            customdata=[format_money(v, currency) for v in part["revenue"].to_list()], meta=[plot_text(line)],
+            hovertemplate="%{x|%b %Y} %{meta[0]}: %{customdata}<extra></extra>",
         ))
     fig.update_layout(barmode="relative")
     _money_axis(fig, currency, "y", title="revenue")

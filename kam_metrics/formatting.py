@@ -39,7 +39,10 @@ COUNT_KEYS = frozenset({
 
 _CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:=])")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 and C1 control characters (tab, newline and carriage return kept) and the bidi embeddings, overrides
+# and isolates (U+202A–U+202E, U+2066–U+2069), which reorder the text after them ("Trojan Source" spoofing:
+# "\u202egnp.exe" reads as "exe.png"). Right-to-left text itself needs none of them and is kept.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _is_missing(value: Any) -> bool:
@@ -184,7 +187,7 @@ def format_metric_delta(key: str, change: Any, currency: str = "EUR") -> str | N
 
 
 def safe_text(value: Any, *, max_length: int = 500) -> str:
-    """CRM text made safe to show: control characters removed, length capped, never None."""
+    """CRM text made safe to show: control and bidi-override characters removed, length capped, never None."""
     if value is None:
         return ""
     text = _CONTROL.sub("", str(value))
@@ -193,9 +196,24 @@ def safe_text(value: Any, *, max_length: int = 500) -> str:
     return text
 
 
+def safe_text_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with control and bidi-override characters removed from its text columns (for a table on screen)."""
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    if not text or frame.is_empty():
+        return frame
+    return frame.with_columns(pl.col(text).str.replace_all(_CONTROL.pattern, ""))
+
+
+# Where Streamlit's Markdown would turn plain text into a link (GFM autolinks: http://, https://, www., e-mail
+# addresses, which it finds after escapes are resolved): a word joiner (U+2060, invisible) goes there.
+_AUTOLINK = re.compile(r"(?i)(?:(?<=http:)|(?<=https:))(?=//)|(?<=www)(?=\.)|(?=@)")
+WORD_JOINER = "\u2060"
+
+
 def escape_markdown(value: Any) -> str:
-    """CRM text escaped so st.markdown shows it literally (no links, HTML, emphasis, LaTeX or emoji codes)."""
+    """CRM text escaped so st.markdown shows it literally (no links, autolinks, HTML, emphasis, LaTeX or emoji codes)."""
     text = safe_text(value).replace("\n", " ")
+    text = _AUTOLINK.sub(WORD_JOINER, text)
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
     return text.replace("&", "&amp;")
 

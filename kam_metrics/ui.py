@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import logging
 import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -26,6 +27,7 @@ from typing import Any, Iterable, Sequence
 import duckdb
 import polars as pl
 import streamlit as st
+from polars.exceptions import PanicException
 
 from kam_metrics import charts, formatting, queries, warehouse
 from kam_metrics.filters import NO_FILTERS, Filters
@@ -34,6 +36,7 @@ from kam_metrics.formatting import (
 )
 from kam_metrics.settings import Settings, SettingsError, load_settings, resolve_data_dir, settings_toml
 
+_LOG = logging.getLogger(__name__)
 ACCOUNT_PAGE = "pages/6_Account.py"
 LOAD_HINT = "`kam demo && kam load demo_export`"
 
@@ -242,6 +245,11 @@ def _sync_query_params(extra: dict[str, str] | None = None) -> None:
             del st.query_params[name]
 
 
+def _option_text(value: Any) -> str:
+    """A filter option as shown (the CRM value itself stays the option): no control or bidi characters, capped."""
+    return formatting.safe_text(value, max_length=80)
+
+
 def _sidebar_filters(view_seed: dict) -> tuple[date, Filters]:
     options, bounds, default_as_of = view_seed["options"], view_seed["bounds"], view_seed["default_as_of"]
     _init_filter_state(options, bounds)
@@ -259,11 +267,11 @@ def _sidebar_filters(view_seed: dict) -> tuple[date, Filters]:
                  "(the latest activity or revenue date, not after today).",
         )
         st.multiselect("Region", options["regions"], key=_WIDGET + "regions", on_change=_copy_widget,
-                       args=("regions",), placeholder="All regions")
+                       args=("regions",), placeholder="All regions", format_func=_option_text)
         st.multiselect("Segment", options["segments"], key=_WIDGET + "segments", on_change=_copy_widget,
-                       args=("segments",), placeholder="All segments")
+                       args=("segments",), placeholder="All segments", format_func=_option_text)
         st.multiselect("KAM owner", options["kam_owners"], key=_WIDGET + "kam_owners", on_change=_copy_widget,
-                       args=("kam_owners",), placeholder="All owners")
+                       args=("kam_owners",), placeholder="All owners", format_func=_option_text)
         st.toggle("Key accounts only", key=_WIDGET + "key_only", on_change=_copy_widget, args=("key_only",))
         if filter_query_params():
             st.button("Clear filters", on_click=_clear_filters, icon=":material/filter_alt_off:",
@@ -368,7 +376,8 @@ def data_status_line(view: View) -> None:
     s = view.status
     loaded = s.loaded_at.strftime("%Y-%m-%d %H:%M UTC") if s.loaded_at else "unknown time"
     source = Path(s.source_path).name if s.source_path else "unknown source"
-    quarantine = f"{s.quarantined_rows:,} rows quarantined" if s.quarantined_rows else "no rows quarantined"
+    quarantine = (f"{s.quarantined_rows:,} row{'s' if s.quarantined_rows != 1 else ''} quarantined"
+                  if s.quarantined_rows else "no rows quarantined")
     st.caption(
         f":material/database: Snapshot {escape_markdown(s.load_id)} · data as of {view.default_as_of.isoformat()} · "
         f"loaded {loaded} from {escape_markdown(source)} ({escape_markdown(s.format or 'unknown format')}) · {quarantine}"
@@ -526,7 +535,8 @@ def table(frame: pl.DataFrame, *, key: str, currency: str = "EUR", file_name: st
           hide: Iterable[str] = (), max_rows: int | None = None) -> None:
     """A table with a CSV download (all rows); with link_accounts, selecting a row opens that account's page."""
     exported = display_frame(frame)
-    shown = exported.head(max_rows) if max_rows is not None else exported
+    # On screen, CRM text loses control and bidi-override characters; the CSV keeps the data as loaded.
+    shown = formatting.safe_text_columns(exported.head(max_rows) if max_rows is not None else exported)
     config = _column_config(shown, currency, labels)
     for name in hide:
         if name in config:
@@ -1260,9 +1270,7 @@ def upload_section() -> None:
     settings = current_settings()
     report = st.session_state.pop(_UPLOAD_REPORT, None)
     if report:
-        st.success(f"Loaded: snapshot {md(report['load_id'])}, data as of {md(report['as_of'])}. Every page now shows "
-                   "it.", icon=":material/check_circle:")
-        st.code(report["text"], language=None)
+        upload_report(report)
     if not settings.upload_enabled:
         st.caption("Uploads are turned off on this server (setting upload_enabled = false); load exports with "
                    "`kam load PATH`.")
@@ -1293,10 +1301,56 @@ def upload_section() -> None:
         bar.empty()
         st.error(f"Not loaded: {md(exc)}", icon=":material/error:")
         return
-    st.session_state[_UPLOAD_REPORT] = {
-        "load_id": result.load_id, "as_of": str(result.as_of_default or "—"), "text": result.as_text(),
-    }
+    except (Exception, PanicException) as exc:  # a loader bug: say so plainly; the current snapshot is untouched
+        bar.empty()
+        _LOG.exception("upload failed unexpectedly")
+        st.error(f"Not loaded: the load failed unexpectedly ({md(type(exc).__name__)}: {md(str(exc)[:300])}). "
+                 "The current snapshot is unchanged. This is a bug in KAM Health: please report it with the "
+                 "server log.", icon=":material/error:")
+        return
+    st.session_state[_UPLOAD_REPORT] = upload_summary(result)
     st.rerun()
+
+
+def upload_summary(result: Any) -> dict:
+    """What the Data page shows after an upload of a pipeline.LoadReport (plain values, kept in session state
+    across the rerun)."""
+    counts = [{"table": t.table, "read": t.read, "loaded": t.loaded, "quarantined": t.quarantined,
+               "skipped": t.skipped} for t in result.tables if t.is_present]
+    return {
+        "load_id": result.load_id, "as_of": str(result.as_of_default or "—"), "text": result.as_text(),
+        "counts": counts, "quarantined": sum(c["quarantined"] for c in counts),
+        "reasons": [{"table": t, "reason": r, "rows": n} for t, r, n in result.top_reasons()],
+        "absent": [t.table for t in result.tables if not t.is_present],
+    }
+
+
+def upload_report(report: dict) -> None:
+    """The report of the upload just loaded: rows per table, the top quarantine reasons, a link to the quarantine."""
+    st.success(f"Loaded: snapshot {md(report['load_id'])}, data as of {md(report['as_of'])}. Every page now shows "
+               "it.", icon=":material/check_circle:")
+    counts = pl.DataFrame(report.get("counts") or [], schema={"table": pl.String, "read": pl.Int64,
+                                                              "loaded": pl.Int64, "quarantined": pl.Int64,
+                                                              "skipped": pl.Int64})
+    if report.get("quarantined"):
+        rows = report["quarantined"]
+        st.warning(f"{rows:,} {'row' if rows == 1 else 'rows'} failed a check and {'was' if rows == 1 else 'were'} "
+                   "quarantined: [see them in the quarantine](#quarantine).", icon=":material/report:")
+    else:
+        st.caption("Every row passed the checks: nothing was quarantined.")
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.markdown("**Rows per table in this load**")
+        table(counts, key="upload_counts", file_name="load_counts", link_accounts=False, height="content")
+        if report.get("absent"):
+            st.caption("Not in this export: " + md(", ".join(report["absent"])))
+    with right:
+        if report.get("reasons"):
+            st.markdown("**Top quarantine reasons**")
+            table(pl.DataFrame(report["reasons"], schema={"table": pl.String, "reason": pl.String, "rows": pl.Int64}),
+                  key="upload_reasons", file_name="quarantine_reasons", link_accounts=False)
+    with st.expander("Full load report"):
+        st.code(report["text"], language=None)
 
 
 def positive_revenue_total(accounts: pl.DataFrame) -> float:

@@ -11,9 +11,12 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -40,15 +43,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url(demo_data_dir):
+@contextmanager
+def serve(data_dir: Path) -> Iterator[str]:
+    """Run the app on a data directory (streamlit run on a free port); yields its URL, stops it afterwards."""
     port = free_port()
-    env = dict(os.environ, KAM_DATA_DIR=str(demo_data_dir))
+    env = dict(os.environ, KAM_DATA_DIR=str(data_dir))
     env.pop("KAM_CONFIG", None)
+    log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks on a full pipe
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
          "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -60,8 +65,8 @@ def app_url(demo_data_dir):
                         break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-                    pytest.fail(f"streamlit did not start:\n{output}")
+                    log.seek(0)
+                    pytest.fail(f"streamlit did not start:\n{log.read().decode(errors='replace')}")
                 time.sleep(0.5)
         yield url
     finally:
@@ -70,6 +75,14 @@ def app_url(demo_data_dir):
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(demo_data_dir):
+    with serve(demo_data_dir) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
