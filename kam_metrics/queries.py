@@ -17,6 +17,7 @@ import polars as pl
 from kam_metrics.contract import OPTIONAL_TABLES, REQUIRED_TABLES, TABLE_ORDER
 from kam_metrics.filters import NO_FILTERS, Filters
 from kam_metrics.settings import Settings
+from kam_metrics.warehouse import snapshot_info, table_exists
 
 # Which contract file switches on which view; pages use it for their empty states.
 VIEW_NEEDS = {
@@ -48,39 +49,26 @@ class SnapshotStatus:
     quarantined_rows: int
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    rows = con.sql(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", params=[name]
-    ).fetchall()
-    return rows[0][0] > 0
-
-
-def _info(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    if not _table_exists(con, "snapshot_info"):
-        return {}
-    return {k: v for k, v in con.sql("SELECT key, value FROM snapshot_info").fetchall()}
-
-
 def present_tables(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     """The contract tables the loaded export contained (an optional table absent from it switches views off)."""
-    info = _info(con)
+    info = snapshot_info(con)
     if info.get("present_tables") is not None:
         return frozenset(t for t in info["present_tables"].split(",") if t)
     present = set()
     for table in TABLE_ORDER:
-        if _table_exists(con, table) and con.sql(f'SELECT count(*) FROM "{table}"').fetchall()[0][0] > 0:
+        if table_exists(con, table) and con.sql(f'SELECT count(*) FROM "{table}"').fetchall()[0][0] > 0:
             present.add(table)
     return frozenset(present)
 
 
 def snapshot_status(con: duckdb.DuckDBPyConnection) -> SnapshotStatus:
     """The snapshot's load, source, reporting currency, default as_of and present tables."""
-    info = _info(con)
+    info = snapshot_info(con)
     as_of_text = info.get("as_of_default") or ""
     as_of_default = date.fromisoformat(as_of_text) if as_of_text else None
     loaded_at, load_status, quarantined = None, "", 0
     load_id = info.get("load_id", "")
-    if _table_exists(con, "load_log"):
+    if table_exists(con, "load_log"):
         rows = con.sql(
             "SELECT finished_at::TIMESTAMP, status, rows_quarantined FROM load_log "
             "WHERE load_id = ? OR ? = '' ORDER BY started_at DESC LIMIT 1",
@@ -109,7 +97,7 @@ def missing_optional_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def load_history(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Every load recorded in the snapshot, newest first (times in UTC; the source by its file or folder name)."""
-    if not _table_exists(con, "load_log"):
+    if not table_exists(con, "load_log"):
         return pl.DataFrame()
     frame = con.sql(
         "SELECT load_id, started_at::TIMESTAMP AS started_at_utc, finished_at::TIMESTAMP AS finished_at_utc, "
@@ -124,7 +112,7 @@ def load_history(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Rows read, loaded, quarantined and skipped per contract table in this snapshot's load."""
-    load_id = _info(con).get("load_id", "")
+    load_id = snapshot_info(con).get("load_id", "")
     frame = con.sql(
         'SELECT "table", is_present, "read", loaded, quarantined, skipped FROM load_tables '
         "WHERE load_id = ? ORDER BY position",
