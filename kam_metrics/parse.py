@@ -52,11 +52,18 @@ def _empty(text: pl.Expr) -> pl.Expr:
     return text.is_null() | (text.str.strip_chars() == "")
 
 
-def _typed(col: Column, src: pl.Expr, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr, str]:
-    """(typed value, failure flag, reason) for one column whose source is `src` of dtype `dtype`."""
+def _typed(col: Column, src: pl.Expr, dtype: pl.DataType, clean: bool = False) -> tuple[pl.Expr, pl.Expr, str]:
+    """(typed value, failure flag, reason) for one column whose source is `src` of dtype `dtype`.
+
+    `clean`: the text column has no empty cell and no cell with leading or trailing whitespace, so
+    trimming would change nothing: text is taken as it is (no copy of its strings), numbers parsed as written.
+    """
     if col.type in (STRING, ENUM):
-        text = src.cast(pl.String).str.strip_chars()
-        text = pl.when(text == "").then(None).otherwise(text)
+        if clean:
+            text = src
+        else:
+            text = src.cast(pl.String).str.strip_chars()
+            text = pl.when(text == "").then(None).otherwise(text)
         if col.type == STRING:
             value = text if col.default is None else text.fill_null(pl.lit(col.default))
             return value, pl.lit(False), ""
@@ -93,6 +100,11 @@ def _typed(col: Column, src: pl.Expr, dtype: pl.DataType) -> tuple[pl.Expr, pl.E
         if dtype.is_numeric():
             value = src.cast(pl.Float64)
             flag = pl.lit(False)
+        elif clean:  # nothing to trim: read the text as it is
+            text = src.cast(pl.String)
+            number = text.cast(pl.Float64, strict=False)
+            value = pl.when(number.is_finite()).then(number).otherwise(None)
+            flag = text.is_not_null() & value.is_null()
         else:
             text = src.cast(pl.String)
             value = float_expr(text)
@@ -110,6 +122,40 @@ def _typed(col: Column, src: pl.Expr, dtype: pl.DataType) -> tuple[pl.Expr, pl.E
     raise ValueError(f"unknown column type {col.type}")  # pragma: no cover
 
 
+_DATE_REASON = "not a date (expected YYYY-MM-DD or an ISO datetime)"
+
+
+def _date_text_columns(spec, frame: pl.DataFrame) -> list[str]:
+    return [c.name for c in spec.columns if c.type == DATE and c.name in frame.columns
+            and frame.schema[c.name] == pl.String]
+
+
+def _clean_text_columns(spec, frame: pl.DataFrame) -> set[str]:
+    """Text columns (string, enum, number) with no empty cell and no cell needing a trim (one cheap scan)."""
+    names = [c.name for c in spec.columns if c.type in (STRING, ENUM, FLOAT, INT) and c.name in frame.columns
+             and frame.schema[c.name] == pl.String]
+    if not names or frame.height == 0:
+        return set()
+    dirty = frame.select([
+        (pl.col(n).str.len_bytes().eq(0) | pl.col(n).str.contains(r"^\s|\s$")).any().alias(n) for n in names
+    ]).row(0)
+    return {n for n, is_dirty in zip(names, dirty) if not is_dirty}
+
+
+def _slow_dates(frame: pl.DataFrame, typed: pl.DataFrame, name: str) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Re-read with every contract form the cells the YYYY-MM-DD fast path left null; failures of the column."""
+    candidates = frame.filter(typed[name].is_null() & frame[name].is_not_null()).select(POS, name)
+    if candidates.height == 0:
+        return typed, None
+    slow = candidates.with_columns(date_expr(pl.col(name)).alias("__date"))
+    typed = typed.with_columns(typed[name].scatter(slow[POS], slow["__date"]))
+    bad = slow.filter(pl.col("__date").is_null() & ~_empty(pl.col(name)))
+    if bad.height == 0:
+        return typed, None
+    return typed, bad.select(POS, pl.col(name).alias("value"), pl.lit(name).alias("column"),
+                             pl.lit(_DATE_REASON).alias("reason")).select(list(FAILURE_SCHEMA))
+
+
 def parse_table(table: str, staged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Typed frame (row order kept) and parse failures (`_pos` = row position in `staged`)."""
     spec = TABLES[table]
@@ -117,24 +163,44 @@ def parse_table(table: str, staged: pl.DataFrame) -> tuple[pl.DataFrame, pl.Data
     typed_exprs: list[pl.Expr] = [pl.col(POS)]
     failure_frames: list[pl.DataFrame] = []
     checks = []
+    # Text dates: YYYY-MM-DD first over the whole column (fast); the other forms only where it failed.
+    date_columns = _date_text_columns(spec, frame)
+    clean = _clean_text_columns(spec, frame)
     for col in spec.columns:
+        if col.name in date_columns:
+            typed_exprs.append(pl.col(col.name).str.to_date("%Y-%m-%d", strict=False).alias(col.name))
+            checks.append((col.name, None, _DATE_REASON))
+            continue
         if col.name in frame.columns:
             src = pl.col(col.name)
             dtype = frame.schema[col.name]
         else:
             src = pl.lit(None, dtype=pl.String)
             dtype = pl.String
-        value, flag, reason = _typed(col, src, dtype)
+        value, flag, reason = _typed(col, src, dtype, clean=col.name in clean)
         typed_exprs.append(value.alias(col.name))
         if reason and col.name in frame.columns:
             checks.append((col.name, flag, reason))
     for name in (SOURCE_FILE, SOURCE_ROW):
         if name in frame.columns:
             typed_exprs.append(pl.col(name))
-    typed = frame.select(typed_exprs)
+    # Values and failure flags in one pass, so their common subexpressions are computed once.
+    flag_exprs = [flag.alias(f"__bad_{name}") for name, flag, _ in checks if flag is not None]
+    both = frame.select(typed_exprs + flag_exprs)
+    flags = both.select([pl.col(POS)] + [pl.col(f"__bad_{name}") for name, flag, _ in checks if flag is not None])
+    typed = both.drop([f"__bad_{name}" for name, flag, _ in checks if flag is not None])
+    del both
+    date_failures: dict[str, pl.DataFrame | None] = {}
+    for name in date_columns:
+        typed, date_failures[name] = _slow_dates(frame, typed, name)
     if checks:
-        flags = frame.select([pl.col(POS)] + [flag.alias(f"__bad_{name}") for name, flag, _ in checks])
-        for name, _, reason in checks:
+        for name, flag, reason in checks:
+            if flag is None:  # a text date column: failures found by _slow_dates
+                if date_failures.get(name) is not None:
+                    failure_frames.append(date_failures[name])
+                continue
+            if not flags[f"__bad_{name}"].any():
+                continue
             bad = flags.filter(pl.col(f"__bad_{name}"))
             if bad.height:
                 values = frame.select(POS, pl.col(name).cast(pl.String).alias("value")).join(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 import re
 import time
 import tempfile
@@ -28,10 +29,11 @@ from kam_metrics.contract import SOURCE_FILE, SOURCE_ROW, TABLE_ORDER, TABLES, w
 from kam_metrics.importers import detect_format, get_importer
 from kam_metrics.importers.base import QUARANTINE_SCHEMA, SKIPPED_SCHEMA, ImportResult, LoadError
 from kam_metrics.settings import Settings
-from kam_metrics.validate import CheckedTables, check_tables
+from kam_metrics.validate import CheckedTables, TableChecker, check_tables
 from kam_metrics.verify import raw_checksum
 
 Progress = Callable[[str, float], None]
+BIG_FRAME_ROWS = 1_000_000  # frames this long are stored one at a time (see _write_snapshot)
 
 
 @dataclass
@@ -154,25 +156,25 @@ def load_export(
                 fmt, reason = detect_format(folder)
             else:
                 reason = "chosen with --format"
-            result = get_importer(fmt).read(folder, settings=settings, mapping=Path(mapping) if mapping else None)
-            _stage(progress, "checking", 0.35)
-            checked = check_tables(result.tables, settings)
+            result, present, tables = _read_tables(
+                get_importer(fmt), folder, settings, Path(mapping) if mapping else None
+            )
             load_id = warehouse.new_load_id(started)
-            _stage(progress, "writing snapshot", 0.6)
-            counts = count_rows(result, checked)
-            as_of = default_as_of(checked)
             tmp = warehouse.temp_snapshot_path(data_dir, load_id)
             previous = warehouse.current_snapshot_path(data_dir)
             con = duckdb.connect(str(tmp))
             try:
-                quarantine = pl.concat([result.quarantine.cast(QUARANTINE_SCHEMA), checked.quarantine]).sort(
-                    "table", SOURCE_FILE, SOURCE_ROW, maintain_order=True
+                quarantine, counts, as_of = _write_snapshot(
+                    con, load_id, result, present, tables, settings, started, str(source), fmt, previous, progress
                 )
-                _write_snapshot(con, load_id, result, checked, quarantine, counts, as_of, settings, started,
-                                str(source), fmt, previous, progress)
-                con.execute("CHECKPOINT")
-            finally:
+                con.execute("CHECKPOINT").fetchall()
+            except BaseException:
+                # A whole-file problem found while streaming (or an interruption): no half snapshot stays.
                 con.close()
+                for leftover in (tmp, Path(str(tmp) + ".wal")):
+                    leftover.unlink(missing_ok=True)
+                raise
+            con.close()
             _stage(progress, "publishing", 0.97)
             snapshot = warehouse.finalize_snapshot(data_dir, load_id)
             _stage(progress, "switching", 0.99)
@@ -200,6 +202,24 @@ def count_rows(result: ImportResult, checked: CheckedTables) -> list[TableCount]
     return counts
 
 
+def _count_rows(result: ImportResult, present, loaded: dict[str, int], quarantine: pl.DataFrame) -> list[TableCount]:
+    """As count_rows, from the rows stored per table and the whole quarantine."""
+    present = set(present)
+    skipped_tables = set(result.skipped["table"])
+    importer_q_tables = set(result.quarantine["table"])
+    q_rows = quarantine.select("table", SOURCE_FILE, SOURCE_ROW).unique().group_by("table").len()
+    q_by_table = dict(q_rows.iter_rows())
+    s_by_table = dict(result.skipped.group_by("table").len().iter_rows())
+    counts = []
+    for table in TABLE_ORDER:
+        is_present = table in present or table in skipped_tables or table in importer_q_tables
+        quarantined = q_by_table.get(table, 0)
+        skipped = s_by_table.get(table, 0)
+        counts.append(TableCount(table, is_present, loaded[table] + quarantined + skipped, loaded[table],
+                                 quarantined, skipped))
+    return counts
+
+
 def default_as_of(checked: CheckedTables, today: date | None = None) -> date | None:
     """METRICS.md as_of: the latest activity_date or revenue_date that is not after today."""
     today = today or date.today()
@@ -222,11 +242,133 @@ def _raw_table_name(file_name: str, used: set[str]) -> str:
     return name
 
 
-def _write_snapshot(con, load_id, result, checked, quarantine, counts, as_of, settings, started, source_path, fmt,
-                    previous, progress) -> None:
-    for i, table in enumerate(TABLE_ORDER):
-        warehouse.write_frame(con, table, checked.tables[table], warehouse_columns(table))
-        progress("writing snapshot", 0.6 + 0.2 * (i + 1) / len(TABLE_ORDER))
+def _read_tables(importer, folder: Path, settings: Settings, mapping: Path | None):
+    """(result, tables present, iterator of (table, staged frame) in TABLE_ORDER).
+
+    Importers with `read_lazily` (the canonical one) read a file when the iterator reaches it, so a
+    load holds one big table at a time; the others read everything first and hand their tables out
+    one by one, dropping each once it is handed out.
+    """
+    if hasattr(importer, "read_lazily"):
+        return importer.read_lazily(folder, settings=settings, mapping=mapping)
+    result = importer.read(folder, settings=settings, mapping=mapping)
+    present = [t for t in TABLE_ORDER if t in result.tables]
+
+    def tables():
+        for table in present:
+            yield table, result.tables.pop(table)
+
+    return result, present, tables()
+
+
+def _latest_date(frame: pl.DataFrame, column: str, today: date) -> date | None:
+    return frame[column].filter(frame[column] <= today).max()
+
+
+def _store_raw(cursor, load_id: str, raw, name: str) -> dict:
+    """Store one raw file as table `name` on `cursor` (closed after), with its checksum; its frame is then freed."""
+    try:
+        warehouse.write_frame(cursor, name, raw.frame)
+        row = {"load_id": load_id, "file": raw.name, "raw_table": name, "sha256": raw.sha256,
+               "size_bytes": raw.size_bytes, "rows": raw.frame.height, "encoding": raw.encoding,
+               "raw_checksum": raw_checksum(cursor, name)}
+    finally:
+        cursor.close()
+    raw.frame = raw.frame.clear()  # stored; the snapshot holds it now
+    return row
+
+
+def _store_checked(cursor, table: str, frame: pl.DataFrame) -> None:
+    """Store a checked table on `cursor` (closed after)."""
+    try:
+        warehouse.write_frame(cursor, table, frame, warehouse_columns(table))
+    finally:
+        cursor.close()
+
+
+def _write_snapshot(con, load_id, result, present, tables, settings, started, source_path, fmt,
+                    previous, progress) -> tuple[pl.DataFrame, list[TableCount], date | None]:
+    """Check each table as it comes and store it with its raw files, then the load's bookkeeping and marts.
+
+    DuckDB stores one frame on little more than one core, so the stores run on writer threads (each
+    on its own cursor) while the main thread reads and checks the next table; progress is reported
+    from the main thread only.
+    """
+    checker = TableChecker(set(present), settings)
+    loaded: dict[str, int] = {}
+    quarantines: list[pl.DataFrame] = []
+    latest: list[date] = []
+    today = date.today()
+    raw_jobs: list[Future] = []
+    used: set[str] = set()
+    submitted = 0
+
+    # Big frames are stored one at a time (each store holds about a gigabyte of DuckDB buffers per
+    # ten million rows), small ones on a second writer alongside.
+    big_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kam-store-big")
+    small_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kam-store-small")
+
+    def pool_for(frame: pl.DataFrame) -> ThreadPoolExecutor:
+        return big_pool if frame.height >= BIG_FRAME_ROWS else small_pool
+
+    reached = [0.35]
+
+    def report(stage: str, fraction: float, *, pause: bool = False) -> None:
+        """Progress from the main thread, never moving backwards; `pause` for the named stages."""
+        reached[0] = max(reached[0], fraction)
+        if pause:
+            _stage(progress, stage, reached[0])
+        else:
+            progress(stage, reached[0])
+
+    def submit_raw() -> None:
+        nonlocal submitted
+        for raw in result.raw_files[submitted:]:
+            if not raw_jobs:
+                report("writing raw rows", reached[0], pause=True)
+            report(f"writing raw rows {raw.name}", reached[0])
+            raw_jobs.append(pool_for(raw.frame).submit(
+                _store_raw, con.cursor(), load_id, raw, _raw_table_name(raw.name, used)))
+        submitted = len(result.raw_files)
+
+    jobs: list[Future] = []
+    try:
+        for i, (table, staged) in enumerate(tables):
+            fraction = 0.35 + 0.45 * i / max(len(present), 1)
+            if i == 0:
+                report("checking", fraction, pause=True)
+            submit_raw()
+            report(f"checking {table}", fraction)
+            checked, table_quarantine = checker.check(table, staged)
+            del staged
+            if i == 0:
+                report("writing snapshot", fraction, pause=True)
+            report(f"writing {table}", fraction)
+            jobs.append(pool_for(checked).submit(_store_checked, con.cursor(), table, checked))
+            loaded[table] = checked.height
+            quarantines.append(table_quarantine)
+            if table in ("activities", "revenue"):
+                day = _latest_date(checked, TABLES[table].date_column, today)
+                if day is not None:
+                    latest.append(day)
+            del checked
+        submit_raw()
+        for table in TABLE_ORDER:
+            if table not in loaded:
+                jobs.append(small_pool.submit(_store_checked, con.cursor(), table, checker.empty(table)))
+                loaded[table] = 0
+        for job in jobs:
+            job.result()
+        files = [job.result() for job in raw_jobs]
+    finally:
+        big_pool.shutdown(wait=True, cancel_futures=True)
+        small_pool.shutdown(wait=True, cancel_futures=True)
+    as_of = max(latest) if latest else None
+    checked_quarantine = pl.concat(quarantines) if quarantines else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    quarantine = pl.concat([result.quarantine.cast(QUARANTINE_SCHEMA), checked_quarantine]).sort(
+        "table", SOURCE_FILE, SOURCE_ROW, maintain_order=True
+    )
+    counts = _count_rows(result, present, loaded, quarantine)
     warehouse.write_frame(
         con, "quarantine", quarantine.with_columns(pl.lit(load_id).alias("load_id")),
         [("load_id", "VARCHAR"), ("table", "VARCHAR"), (SOURCE_FILE, "VARCHAR"), (SOURCE_ROW, "BIGINT"),
@@ -237,17 +379,6 @@ def _write_snapshot(con, load_id, result, checked, quarantine, counts, as_of, se
         [("load_id", "VARCHAR"), ("table", "VARCHAR"), (SOURCE_FILE, "VARCHAR"), (SOURCE_ROW, "BIGINT"),
          ("rule", "VARCHAR")],
     )
-    _stage(progress, "writing raw rows", 0.8)
-    used: set[str] = set()
-    files = []
-    for raw in result.raw_files:
-        name = _raw_table_name(raw.name, used)
-        warehouse.write_frame(con, name, raw.frame)
-        files.append(
-            {"load_id": load_id, "file": raw.name, "raw_table": name, "sha256": raw.sha256,
-             "size_bytes": raw.size_bytes, "rows": raw.frame.height, "encoding": raw.encoding,
-             "raw_checksum": raw_checksum(con, name)}
-        )
     warehouse.write_frame(
         con, "load_files",
         pl.DataFrame(files, schema={"load_id": pl.String, "file": pl.String, "raw_table": pl.String,
@@ -284,7 +415,7 @@ def _write_snapshot(con, load_id, result, checked, quarantine, counts, as_of, se
     info = {
         "load_id": load_id, "format": fmt, "source_path": source_path,
         "as_of_default": as_of.isoformat() if as_of else "", "reporting_currency": settings.reporting_currency,
-        "present_tables": ",".join(t for t in TABLE_ORDER if t in checked.present),
+        "present_tables": ",".join(t for t in TABLE_ORDER if t in set(present)),
         "export_date": result.export_date or "",
     }
     warehouse.write_frame(con, "snapshot_info", pl.DataFrame({"key": list(info), "value": list(info.values())}))
@@ -292,6 +423,7 @@ def _write_snapshot(con, load_id, result, checked, quarantine, counts, as_of, se
     build_marts = _marts_builder()
     if build_marts is not None:
         build_marts(con, settings)
+    return quarantine, counts, as_of
 
 
 def _marts_builder():

@@ -107,6 +107,13 @@ def _duplicates(table: str, good: pl.DataFrame) -> pl.DataFrame:
     key = list(TABLES[table].key)
     if not key or good.height == 0:
         return pl.DataFrame(schema=FAIL_SCHEMA)
+    # Fast test first: distinct 64-bit hashes of the key mean no duplicates. Otherwise only the rows
+    # whose key hash repeats (whole groups of equal keys, plus any hash collision) go on.
+    key_hash = (pl.col(key[0]) if len(key) == 1 else pl.struct(key)).hash()
+    if good.select(key_hash.n_unique()).item() == good.height:
+        return pl.DataFrame(schema=FAIL_SCHEMA)
+    # (A contiguous copy of the few columns used: Polars 2.1 can panic formatting strings of a filtered frame.)
+    good = good.filter(key_hash.is_duplicated()).select(POS, SOURCE_ROW, *key).rechunk()
     first = pl.col(SOURCE_ROW).first().over(key)
     dup = good.with_columns(first.alias("__first"), pl.int_range(pl.len()).over(key).alias("__n")).filter(
         pl.col("__n") > 0
@@ -133,12 +140,13 @@ def _references(
         if target == table and table != "accounts":
             continue
         target_key = TABLES[target].key[0]
-        if target == table:
-            known = good.select(pl.col(target_key).alias(column))
-        else:
-            known = kept[target].select(pl.col(target_key).alias(column))
-        bad = good.filter(pl.col(column).is_not_null()).join(known, on=column, how="anti")
+        known = (good if target == table else kept[target])[target_key]
+        # The mask reads one column; only the bad rows are copied.
+        bad = good.filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(known.implode()))
         if bad.height:
+            # Polars 2.1 can panic formatting strings of a filtered frame ("assertion failed: i < self.len()");
+            # the bad rows are few, so a contiguous copy costs nothing and avoids it.
+            bad = bad.select(POS, column).rechunk()
             frames.append(
                 bad.select(
                     pl.col(POS),
@@ -210,44 +218,78 @@ def _convert_currency(
     return frame, failures
 
 
-def check_tables(staged: dict[str, pl.DataFrame], settings: Settings) -> CheckedTables:
-    """Run every check on every staged table; see the module doc for the order."""
-    out = CheckedTables(present=set(staged))
-    quarantine: list[pl.DataFrame] = []
-    rates = None
-    reporting = settings.reporting_currency.upper()
-    for table in TABLE_ORDER:
+class TableChecker:
+    """Checks one staged table at a time, in contract.TABLE_ORDER, keeping only what later tables need.
+
+    A load streams its tables through `check` so that only one big table is in memory at once; the
+    keys of referenced tables (accounts, contacts, goals) and the fx rates are kept for the tables after.
+    """
+
+    REFERENCED = {target for spec in TABLES.values() for _, target in spec.references}
+
+    def __init__(self, present: set[str], settings: Settings):
+        self.present = set(present)
+        self.reporting = settings.reporting_currency.upper()
+        self.kept: dict[str, pl.DataFrame] = {}  # key column of the rows kept, for referenced tables
+        self.rates: pl.DataFrame | None = None
+
+    @staticmethod
+    def empty(table: str) -> pl.DataFrame:
+        """The checked frame of a table the export lacks: no rows, warehouse columns."""
+        return pl.DataFrame(schema={c: _polars_type(t) for c, t in warehouse_columns(table)})
+
+    def check(self, table: str, staged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(checked rows in warehouse columns, quarantine rows of this table, unsorted)."""
         columns = [c for c, _ in warehouse_columns(table)]
-        if table not in staged:
-            schema = {c: _polars_type(t) for c, t in warehouse_columns(table)}
-            out.tables[table] = pl.DataFrame(schema=schema)
-            continue
-        typed, parse_fail = parse_table(table, staged[table])
+        typed, parse_fail = parse_table(table, staged)
         failures = [parse_fail, pandera_failures(table, typed)]
-        bad_pos = pl.concat([f.select(POS) for f in failures]).unique()
-        good = typed.join(bad_pos, on=POS, how="anti").sort(POS)
+        good = _without(typed, pl.concat([f.select(POS) for f in failures]))
         for step in (
             lambda g: _duplicates(table, g),
-            lambda g: _references(table, g, out.tables, out.present),
+            lambda g: _references(table, g, self.kept, self.present),
         ):
             step_fail = step(good)
             if step_fail.height:
                 failures.append(step_fail)
-                good = good.join(step_fail.select(POS).unique(), on=POS, how="anti").sort(POS)
+                good = _without(good, step_fail.select(POS))
         if table == "fx_rates":
-            rates = _fx_lookup(good, reporting)
+            self.rates = _fx_lookup(good, self.reporting)
         else:
-            good, fx_fail = _convert_currency(table, good, rates if rates is not None else _fx_lookup(None, reporting), reporting)
+            rates = self.rates if self.rates is not None else _fx_lookup(None, self.reporting)
+            good, fx_fail = _convert_currency(table, good, rates, self.reporting)
             failures.append(fx_fail)
         all_fail = pl.concat(failures)
         # A cell unreadable at parse time also shows as "required value is empty": keep the first reason only.
         all_fail = all_fail.unique(subset=[POS, "column"], keep="first", maintain_order=True)
-        quarantine.append(_to_quarantine(table, staged[table], typed, all_fail))
-        out.tables[table] = good.select(columns)
+        quarantine = _to_quarantine(table, staged, typed, all_fail)
+        checked = good.select(columns)
+        if table in self.REFERENCED:
+            self.kept[table] = checked.select(TABLES[table].key[0])
+        return checked, quarantine
+
+
+def check_tables(staged: dict[str, pl.DataFrame], settings: Settings) -> CheckedTables:
+    """Run every check on every staged table; see the module doc for the order."""
+    out = CheckedTables(present=set(staged))
+    checker = TableChecker(out.present, settings)
+    quarantine: list[pl.DataFrame] = []
+    for table in TABLE_ORDER:
+        if table not in staged:
+            out.tables[table] = checker.empty(table)
+            continue
+        out.tables[table], table_quarantine = checker.check(table, staged[table])
+        quarantine.append(table_quarantine)
     out.quarantine = (pl.concat(quarantine) if quarantine else out.quarantine).sort(
         "table", SOURCE_FILE, SOURCE_ROW, maintain_order=True
     )
     return out
+
+
+def _without(frame: pl.DataFrame, bad: pl.DataFrame) -> pl.DataFrame:
+    """The rows of `frame` (sorted by position) whose position is not in `bad`, order kept."""
+    if bad.height == 0:
+        return frame
+    return frame.filter(~pl.col(POS).is_in(bad[POS].unique().implode()))
 
 
 def _polars_type(duckdb_type: str) -> pl.DataType:

@@ -399,3 +399,22 @@ def test_load_history_is_carried_forward_and_old_snapshots_pruned(make_export, l
     assert [p.stem for p in warehouse.list_snapshots(data_dir)] == ids[1:]
     con = warehouse.connect_current(data_dir)
     assert con.sql("SELECT load_id FROM load_log ORDER BY started_at").fetchall() == [(i,) for i in ids]
+
+
+def test_unknown_accounts_in_a_large_export_are_quarantined(demo_export_dir, tmp_path):
+    """Regression: Polars 2.1 panicked formatting the reason for rows filtered out of a large table."""
+    import shutil
+
+    from kam_metrics.pipeline import load_export
+
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_export_dir, folder)
+    rows = (folder / "activities.csv").read_text().count("\n") - 1
+    with open(folder / "activities.csv", "a") as fh:
+        fh.write("ZZ1,ACC-9999,2026-11-01,email,,,,\nZZ2,ACC-9999,2026-11-02,call,,,,\n")
+    report = load_export(folder, tmp_path / "data")
+    q = report.quarantine.filter(pl.col("table") == "activities")
+    assert q.select("_source_row", "reason").rows() == [
+        (rows + 1, "unknown account_id 'ACC-9999' (not in accounts)"),
+        (rows + 2, "unknown account_id 'ACC-9999' (not in accounts)"),
+    ]

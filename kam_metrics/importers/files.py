@@ -7,9 +7,11 @@ are kept out of the frame and returned as `malformed` so they reach the quaranti
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,47 +58,116 @@ def decode(data: bytes, name: str, *, legacy_encodings: bool) -> tuple[str, str]
 
 
 def _check_text_file(data: bytes, name: str) -> None:
-    if not data.strip():
+    if not data or data.isspace():  # as `not data.strip()`, without copying the file
         raise LoadError(f"{name}: the file is empty (expected a header row)", file=name)
     head = data[:8192]
     if b"\x00" in head or head.startswith((b"PK\x03\x04", b"PAR1", b"\xd0\xcf\x11\xe0")):
         raise LoadError(f"{name}: not a CSV file (binary content, e.g. a spreadsheet or archive)", file=name)
 
 
+BIG_FILE_BYTES = 32 * 1024 * 1024
+_READ_ERRORS = (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.ShapeError)
+
+
+def _sha256_file(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def read_raw_csv(path: Path, *, name: str | None = None, legacy_encodings: bool = False) -> TextTable:
     """Read a CSV file as text; raises LoadError for a file that cannot be read as a table."""
     name = name or path.name
+    path = Path(path)
+    if path.stat().st_size >= BIG_FILE_BYTES:
+        # A big, plain UTF-8 file: Polars reads it from disk (no copy of the file in memory) while a
+        # thread hashes it. Anything unusual (BOM, odd header, a row Polars refuses) takes the exact
+        # path below, which reads the bytes.
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 20)
+        if head and not head.isspace() and not head.startswith(BOM) and _header_is_utf8(head):
+            _check_text_file(head, name)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                digest_job = pool.submit(_sha256_file, path)
+                try:
+                    frame = pl.read_csv(path, infer_schema=False, has_header=True, quote_char='"')
+                except _READ_ERRORS:
+                    frame = None
+                digest = digest_job.result()
+            if frame is not None:
+                return _text_table(frame, name, digest, "utf-8", path.stat().st_size, [])
     data = path.read_bytes()
     return read_raw_csv_bytes(data, name, legacy_encodings=legacy_encodings)
 
 
+def _header_is_utf8(data: bytes) -> bool:
+    """Whether the header line (Polars decodes it leniently) is valid UTF-8; the rows Polars checks itself."""
+    end = data.find(b"\n", 0, 1 << 20)
+    prefix = data[: max(end + 1, 1 << 16)]
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(prefix, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def read_raw_csv_bytes(data: bytes, name: str, *, legacy_encodings: bool = False) -> TextTable:
     _check_text_file(data, name)
-    text, encoding = decode(data, name, legacy_encodings=legacy_encodings)
-    digest = sha256_bytes(data)
-    if encoding == "utf-8" or encoding == "utf-8-sig":
-        payload = data[len(BOM):] if data.startswith(BOM) else data
-    else:
-        payload = text.encode("utf-8")
-    malformed: list[tuple[int, str]] = []
-    try:
-        # Rows with fewer fields than the header get their missing trailing fields as empty (Polars
-        # pads them); rows with more fields make Polars fail and take the exact path below.
-        frame = pl.read_csv(io.BytesIO(payload), infer_schema=False, has_header=True, quote_char='"')
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.ShapeError) as exc:
-        frame, malformed = _read_with_csv_module(text, name, exc)
+    # The SHA-256 runs in a thread (hashlib releases the GIL) while Polars parses.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digest_job = pool.submit(sha256_bytes, data)
+        frame, malformed, encoding = _parse_csv(data, name, legacy_encodings)
+        digest = digest_job.result()
+    return _text_table(frame, name, digest, encoding, len(data), malformed)
+
+
+def _text_table(frame: pl.DataFrame, name: str, digest: str, encoding: str, size: int,
+                malformed: list[tuple[int, str]]) -> TextTable:
     frame = _clean_columns(frame, name)
+    # Empty cells as null; Polars already reads unquoted empty fields as null, so only the columns
+    # that still hold an empty string (a quoted "") need the pass.
+    text_columns = [c for c in frame.columns if c != SOURCE_ROW]
+    has_empty = frame.select([(pl.col(c).str.len_bytes() == 0).any().alias(c) for c in text_columns]).row(0) \
+        if text_columns and frame.height else ()
     frame = frame.with_columns(
         [
             pl.when(pl.col(c).str.len_bytes() == 0).then(None).otherwise(pl.col(c)).alias(c)
-            for c in frame.columns
-            if c != SOURCE_ROW
+            for c, empty in zip(text_columns, has_empty)
+            if empty
         ]
     )
     if SOURCE_ROW not in frame.columns:
         frame = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
-    raw = RawFile(name=name, sha256=digest, frame=frame, encoding=encoding, size_bytes=len(data))
+    raw = RawFile(name=name, sha256=digest, frame=frame, encoding=encoding, size_bytes=size)
     return TextTable(raw=raw, malformed=malformed)
+
+
+def _parse_csv(data: bytes, name: str, legacy_encodings: bool) -> tuple[pl.DataFrame, list[tuple[int, str]], str]:
+    """(frame of text, malformed rows, encoding). UTF-8 goes to Polars as bytes, without a decoded copy."""
+    encoding = "utf-8-sig" if data.startswith(BOM) else "utf-8"
+    payload = data[len(BOM):] if data.startswith(BOM) else data
+    text: str | None = None
+    if not _header_is_utf8(data):
+        text, encoding = decode(data, name, legacy_encodings=legacy_encodings)  # LoadError unless legacy
+        payload = text.encode("utf-8")
+    try:
+        # Rows with fewer fields than the header get their missing trailing fields as empty (Polars
+        # pads them); rows with more fields make Polars fail and take the exact path below.
+        frame = pl.read_csv(io.BytesIO(payload), infer_schema=False, has_header=True, quote_char='"')
+        return frame, [], encoding
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.ShapeError) as exc:
+        if text is None:
+            # Polars also refuses invalid UTF-8 in the rows: decode() names the byte and line
+            # (or, for legacy exports, re-reads the file as Windows-1252).
+            text, encoding = decode(data, name, legacy_encodings=legacy_encodings)
+            if encoding not in ("utf-8", "utf-8-sig"):
+                payload = text.encode("utf-8")
+                try:
+                    frame = pl.read_csv(io.BytesIO(payload), infer_schema=False, has_header=True, quote_char='"')
+                    return frame, [], encoding
+                except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.ShapeError) as exc2:
+                    exc = exc2
+        frame, malformed = _read_with_csv_module(text, name, exc)
+        return frame, malformed, encoding
 
 
 def _read_with_csv_module(text: str, name: str, exc: Exception) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
