@@ -127,8 +127,13 @@ def load_export(
     settings: Settings | None = None,
     mapping: str | Path | None = None,
     progress: Progress = _noop,
+    source_name: str | None = None,
 ) -> LoadReport:
-    """Load one export into a new snapshot and make it current; LoadError leaves the warehouse unchanged."""
+    """Load one export into a new snapshot and make it current; LoadError leaves the warehouse unchanged.
+
+    `source_name` is what the load log records as the source (default: the path), e.g. the name of an
+    uploaded file rather than the scratch folder it was unpacked into.
+    """
     settings = settings or Settings()
     source = Path(path)
     data_dir = Path(data_dir)
@@ -165,7 +170,8 @@ def load_export(
             con = duckdb.connect(str(tmp))
             try:
                 quarantine, counts, as_of = _write_snapshot(
-                    con, load_id, result, present, tables, settings, started, str(source), fmt, previous, progress
+                    con, load_id, result, present, tables, settings, started, source_name or str(source), fmt, previous,
+                    progress
                 )
                 con.execute("CHECKPOINT").fetchall()
             except BaseException:
@@ -181,7 +187,8 @@ def load_export(
             warehouse.switch_current(data_dir, load_id, settings.keep_snapshots)
     progress("done", 1.0)
     return LoadReport(
-        load_id=load_id, format=fmt, format_reason=reason, source_path=str(source), snapshot_path=snapshot,
+        load_id=load_id, format=fmt, format_reason=reason, source_path=source_name or str(source),
+        snapshot_path=snapshot,
         started_at=started, finished_at=datetime.now(timezone.utc), as_of_default=as_of, tables=counts,
         quarantine=quarantine, skipped=result.skipped, notes=list(result.notes), cleaned_leftovers=cleaned,
     )

@@ -69,4 +69,5 @@ def load_upload(
             for name, data in files:
                 (source / name).write_bytes(data)
         kwargs = {"progress": progress} if progress else {}
-        return load_export(source, data_dir, fmt=fmt, settings=settings, **kwargs)
+        label = files[0][0] if len(files) == 1 else f"upload of {len(files)} files ({', '.join(n for n, _ in files)})"
+        return load_export(source, data_dir, fmt=fmt, settings=settings, source_name=f"{label} (uploaded)", **kwargs)

@@ -52,12 +52,23 @@ def current_load_id(data_dir: Path) -> str | None:
 
 
 def current_snapshot_path(data_dir: Path) -> Path | None:
-    """The snapshot the app should read now, or None before the first load."""
+    """The snapshot the app should read now, or None before the first load.
+
+    A load may switch CURRENT and prune the snapshot it named between our reading the pointer and
+    looking for the file: then the pointer has moved on, so it is read again.
+    """
     load_id = current_load_id(data_dir)
-    if not load_id:
-        return None
-    path = snapshot_dir(data_dir) / f"{load_id}.duckdb"
-    return path if path.is_file() else None
+    for _ in range(5):
+        if not load_id:
+            return None
+        path = snapshot_dir(data_dir) / f"{load_id}.duckdb"
+        if path.is_file():
+            return path
+        again = current_load_id(data_dir)
+        if again == load_id:
+            return None
+        load_id = again
+    return None
 
 
 def connect_snapshot(path: Path) -> duckdb.DuckDBPyConnection:
@@ -67,10 +78,18 @@ def connect_snapshot(path: Path) -> duckdb.DuckDBPyConnection:
 
 def connect_current(data_dir: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the current snapshot; LoadError when there is none."""
-    path = current_snapshot_path(data_dir)
-    if path is None:
-        raise LoadError(f"{data_dir}: no snapshot loaded yet (run `kam load PATH` or `kam demo && kam load demo_export`)")
-    return connect_snapshot(path)
+    for attempt in range(3):
+        path = current_snapshot_path(data_dir)
+        if path is None:
+            raise LoadError(
+                f"{data_dir}: no snapshot loaded yet (run `kam load PATH` or `kam demo && kam load demo_export`)"
+            )
+        try:
+            return connect_snapshot(path)
+        except duckdb.IOException:
+            if attempt == 2:  # pruned between finding and opening it, three times over: give up
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @contextmanager

@@ -418,3 +418,24 @@ def test_unknown_accounts_in_a_large_export_are_quarantined(demo_export_dir, tmp
         (rows + 1, "unknown account_id 'ACC-9999' (not in accounts)"),
         (rows + 2, "unknown account_id 'ACC-9999' (not in accounts)"),
     ]
+
+
+def test_duplicate_ids_in_a_large_export_are_quarantined(demo_export_dir, tmp_path):
+    """Regression: the same Polars 2.1 panic hit the duplicate-key reasons of a large table."""
+    import shutil
+
+    from kam_metrics.pipeline import load_export
+
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_export_dir, folder)
+    lines = (folder / "activities.csv").read_text().splitlines()
+    with open(folder / "activities.csv", "a") as fh:
+        fh.write(lines[1] + "\n" + lines[2] + "\n")  # rows 1 and 2 again
+    report = load_export(folder, tmp_path / "data")
+    q = report.quarantine.filter(pl.col("table") == "activities")
+    first_ids = [lines[1].split(",")[0], lines[2].split(",")[0]]
+    n = len(lines) - 1
+    assert q.select("_source_row", "reason").rows() == [
+        (n + 1, f"duplicate activity_id '{first_ids[0]}' (first at row 1)"),
+        (n + 2, f"duplicate activity_id '{first_ids[1]}' (first at row 2)"),
+    ]

@@ -39,6 +39,10 @@ def test_individual_files_and_a_zip_both_load(tmp_path):
     nested = [(f"kam-export/{n}", d) for n, d in export_files()]
     report = load_upload([("export.zip", zipped(nested))], tmp_path / "d2")
     assert {t.table: t.loaded for t in report.tables}["revenue"] == 3
+    # The load log names the uploaded file, not the scratch folder it was unpacked into.
+    assert report.source_path == "export.zip (uploaded)"
+    con = warehouse.connect_current(tmp_path / "d2")
+    assert con.sql("SELECT source_path FROM load_log").fetchall() == [("export.zip (uploaded)",)]
 
 
 @pytest.mark.parametrize(

@@ -87,3 +87,14 @@ def test_verify_passes_on_a_load_and_catches_tampering(make_export, load_folder,
     problems = verify_snapshot(data_dir)
     assert any("activities: load log says 1 rows loaded, the table holds 0" in p for p in problems), problems
     assert any("revenue.csv: raw rows do not match their stored checksum" in p for p in problems), problems
+
+
+def test_a_pointer_that_moves_while_it_is_read_is_followed(make_export, load_folder, tmp_path, monkeypatch):
+    """CURRENT names a snapshot that a concurrent load pruned: the reader re-reads the pointer."""
+    data_dir = tmp_path / "data"
+    first = load_folder(make_export(), data_dir=data_dir)
+    second = load_folder(make_export(), data_dir=data_dir)
+    reads = iter([first.load_id, second.load_id, second.load_id])
+    monkeypatch.setattr(warehouse, "current_load_id", lambda d: next(reads))
+    first.snapshot_path.unlink()  # pruned by the load that wrote `second`
+    assert warehouse.current_snapshot_path(data_dir) == second.snapshot_path
