@@ -141,3 +141,59 @@ def test_hostile_cell_values(tmp_path, cells):
 def test_edge_files(tmp_path, content):
     folder, data_dir = _fresh(tmp_path)
     _load_or_refuse(write_export(folder, {"activities.csv": content}), data_dir)
+
+
+# --- the CRM importers get the same treatment ----------------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CRM_EXPORTS = {
+    "salesforce-weekly": FIXTURES / "salesforce" / "weekly",
+    "salesforce-dataloader": FIXTURES / "salesforce" / "dataloader",
+    "hubspot-view": FIXTURES / "hubspot" / "view",
+    "hubspot-allprops": FIXTURES / "hubspot" / "allprops",
+}
+
+
+def _crm_copy(tmp_path: Path, name: str) -> tuple[Path, Path, list[Path]]:
+    import shutil
+
+    folder, data_dir = _fresh(tmp_path)
+    shutil.copytree(CRM_EXPORTS[name], folder)
+    return folder, data_dir, sorted(p for p in folder.iterdir() if p.suffix.lower() == ".csv")
+
+
+def _crm_load_or_refuse(folder: Path, data_dir: Path, fmt: str) -> None:
+    try:
+        report = load_export(folder, data_dir, fmt=fmt)
+    except LoadError as exc:
+        assert str(exc).strip()
+        return
+    for c in report.tables:
+        assert c.read == c.loaded + c.quarantined + c.skipped, c
+    assert verify_snapshot(data_dir) == []
+
+
+@FUZZ
+@given(export=st.sampled_from(sorted(CRM_EXPORTS)), which=st.integers(0, 20), data=st.binary(max_size=600))
+def test_crm_importers_on_random_bytes(tmp_path, export, which, data):
+    folder, data_dir, files = _crm_copy(tmp_path, export)
+    files[which % len(files)].write_bytes(data)
+    _crm_load_or_refuse(folder, data_dir, export.split("-")[0])
+
+
+@FUZZ
+@given(
+    export=st.sampled_from(sorted(CRM_EXPORTS)),
+    which=st.integers(0, 20),
+    cut=st.integers(min_value=0, max_value=3000),
+    extra=st.lists(st.sampled_from(list(',"\n\r;\t x1-') + ["\u202e", "é", "\xf3", "000000000000000AAA", "=1+1",
+                                                           "2024-13-45", "TRUE"]), max_size=40).map("".join),
+    encoding=st.sampled_from(["utf-8", "cp1252", "utf-8-sig"]),
+)
+def test_crm_importers_on_truncated_ragged_and_mixed_encoding_files(tmp_path, export, which, cut, extra, encoding):
+    folder, data_dir, files = _crm_copy(tmp_path, export)
+    target = files[which % len(files)]
+    original = target.read_bytes()
+    tail = extra.encode(encoding, errors="replace")
+    target.write_bytes(original[: cut % (len(original) + 1)] + tail)
+    _crm_load_or_refuse(folder, data_dir, export.split("-")[0])
