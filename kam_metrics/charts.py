@@ -508,15 +508,19 @@ def cost_value_scatter(accounts: pl.DataFrame, currency: str = "EUR") -> go.Figu
     labels = account_labels(data)
     bands = data["band"].to_list() if "band" in data.columns else [None] * data.height
 
-    def col(name):
-        return data[name].to_list() if name in data.columns else [None] * data.height
+    columns = {name: (data[name].to_list() if name in data.columns else [None] * data.height)
+               for name in ("cost_to_serve_ttm", "cost_to_serve_pct", "net_contribution_ttm", "lifetime_value",
+                            "health")}
+    cost = columns["cost_to_serve_ttm"]
+    value = columns["lifetime_value"]
+    account_ids = data["account_id"].to_list()
 
     hover = [
         f"{label}<br>revenue TTM {format_money(r, currency)}<br>cost to serve {format_money(c, currency)}"
         f" ({format_pct(cp)} of revenue)<br>net contribution {format_money(n, currency)}"
         f"<br>lifetime value {format_money(l, currency)}<br>health {'—' if h is None else f'{h:.0f}'}"
-        for label, r, c, cp, n, l, h in zip(labels, revenue, col("cost_to_serve_ttm"), col("cost_to_serve_pct"),
-                                             col("net_contribution_ttm"), col("lifetime_value"), col("health"))
+        for label, r, c, cp, n, l, h in zip(labels, revenue, cost, columns["cost_to_serve_pct"],
+                                             columns["net_contribution_ttm"], value, columns["health"])
     ]
     fig = _base(height=480)
     for band in (*BAND_ORDER, None):
@@ -524,11 +528,11 @@ def cost_value_scatter(accounts: pl.DataFrame, currency: str = "EUR") -> go.Figu
         if not idx:
             continue
         fig.add_trace(go.Scatter(
-            x=[col("cost_to_serve_ttm")[i] for i in idx], y=[col("lifetime_value")[i] for i in idx],
+            x=[cost[i] for i in idx], y=[value[i] for i in idx],
             mode="markers", name=band or "no health",
             marker=dict(size=[sizes[i] for i in idx], color=BAND_COLORS[band], opacity=0.75,
                         line=dict(width=1, color="white")),
-            text=[labels[i] for i in idx], customdata=[data["account_id"][i] for i in idx],
+            text=[labels[i] for i in idx], customdata=[account_ids[i] for i in idx],
             hovertext=[hover[i] for i in idx], hovertemplate="%{hovertext}<extra></extra>",
         ))
     cost_median = data["cost_to_serve_ttm"].median()

@@ -64,22 +64,24 @@ ACCOUNT_MEASURES: tuple[str, ...] = (
 #: plan (in the weekly running totals: the latest such day so far).
 ACCOUNT_DATES: tuple[str, ...] = ("act_d", "rev_d", "review_d", "plan_d")
 
-# Periods in which a contact counts as engaged: the union of [activity_date, activity_date + 89] per contact.
-_ENGAGED_ISLANDS = f"""
-    WITH days AS (
-        SELECT DISTINCT account_id, contact_id, activity_date AS d FROM activities WHERE contact_id IS NOT NULL
-    ), marked AS (
-        SELECT *, CASE WHEN d - lag(d) OVER (PARTITION BY account_id, contact_id ORDER BY d)
-                       <= {ENGAGEMENT_WINDOW_DAYS} THEN 0 ELSE 1 END AS starts_island
-        FROM days
-    ), islands AS (
-        SELECT *, sum(starts_island) OVER (PARTITION BY account_id, contact_id ORDER BY d
-                                           ROWS UNBOUNDED PRECEDING) AS island
-        FROM marked
+# Where a contact's engaged periods (the union of [activity_date, activity_date + 89] per contact) start (+1 on
+# the first day) and end (−1 on the day after): one pass over the contact's activity days, a day starting a
+# period when the previous one is more than 90 days before it, ending one when the next is more than 90 after.
+_CONTACT_DAYS = """SELECT account_id, contact_id, activity_date AS d FROM activities WHERE contact_id IS NOT NULL
+        GROUP BY account_id, contact_id, activity_date"""
+#: While the marts are built, the contact days come from the stored mart_contact_activity (the same rows).
+_CONTACT_DAYS_STORED = "SELECT account_id, contact_id, d FROM mart_contact_activity"
+_ENGAGED_EVENTS = f"""
+    WITH days AS ({_CONTACT_DAYS}), marked AS (
+        SELECT account_id, contact_id, d,
+               coalesce(d - lag(d) OVER w > {ENGAGEMENT_WINDOW_DAYS}, true) AS starts_period,
+               coalesce(lead(d) OVER w - d > {ENGAGEMENT_WINDOW_DAYS}, true) AS ends_period
+        FROM days WINDOW w AS (PARTITION BY account_id, contact_id ORDER BY d)
     )
-    SELECT account_id, contact_id, min(d) AS engaged_from,
-           (max(d) + {ENGAGEMENT_WINDOW_DAYS - 1}::INTEGER) AS engaged_to
-    FROM islands GROUP BY account_id, contact_id, island
+    SELECT account_id, contact_id, d, 1 AS delta FROM marked WHERE starts_period
+    UNION ALL
+    SELECT account_id, contact_id, (d + {ENGAGEMENT_WINDOW_DAYS}::INTEGER)::DATE AS d, -1 AS delta
+    FROM marked WHERE ends_period
 """
 
 _ACCOUNT_DAILY_PARTS = f"""
@@ -110,12 +112,10 @@ _ACCOUNT_DAILY_PARTS = f"""
            coalesce(sum(x.delta) FILTER (WHERE x.is_c_level), 0) AS c_level_delta,
            coalesce(sum(x.delta) FILTER (WHERE x.is_decision_maker), 0) AS dm_delta
     FROM (
-        SELECT e.account_id, s.d, s.delta, coalesce(c.seniority = 'c_level', false) AS is_c_level,
+        SELECT e.account_id, e.d, e.delta, coalesce(c.seniority = 'c_level', false) AS is_c_level,
                coalesce(c.buying_role IN ('decision_maker', 'economic_buyer'), false) AS is_decision_maker
-        FROM ({_ENGAGED_ISLANDS}) e
+        FROM ({_ENGAGED_EVENTS}) e
         LEFT JOIN contacts c ON c.contact_id = e.contact_id
-        CROSS JOIN LATERAL (SELECT e.engaged_from AS d, 1 AS delta
-                            UNION ALL SELECT (e.engaged_to + 1)::DATE, -1) s
     ) x GROUP BY x.account_id, x.d
 """
 
@@ -164,7 +164,7 @@ MART_SQL: dict[str, str] = {
     "mart_contact_activity": """
         SELECT t.account_id, t.contact_id, t.activity_date AS d, count(*) AS touches
         FROM activities t WHERE t.contact_id IS NOT NULL
-        GROUP BY t.account_id, t.contact_id, t.activity_date ORDER BY d, t.account_id""",
+        GROUP BY t.account_id, t.contact_id, t.activity_date ORDER BY d""",
     # Revenue per account, day and product line (whitespace grid).
     "mart_revenue_pl_daily": f"""
         SELECT t.account_id, t.revenue_date AS d, {_PRODUCT_LINE} AS product_line,
@@ -173,13 +173,19 @@ MART_SQL: dict[str, str] = {
 }
 
 MART_NAMES = tuple(MART_SQL)
+#: mart_contact_activity first: mart_account_daily reads its contact days from it.
+_BUILD_ORDER = ("mart_contact_activity", *(n for n in MART_NAMES if n != "mart_contact_activity"))
 _INFO = "mart_info"
 
 
 def build_marts(con: duckdb.DuckDBPyConnection, settings=None) -> list[str]:
     """Create (or replace) every mart in the snapshot `con`; returns the mart names. Settings are not used."""
     con.execute("SET enable_progress_bar = false").fetchall()
-    for name, sql in MART_SQL.items():
+    for name in _BUILD_ORDER:
+        sql = MART_SQL[name]
+        if name == "mart_account_daily":
+            assert _CONTACT_DAYS in sql
+            sql = sql.replace(_CONTACT_DAYS, _CONTACT_DAYS_STORED)
         con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}").fetchall()
     con.execute(f"CREATE OR REPLACE TABLE {_INFO} (key VARCHAR, value VARCHAR)").fetchall()
     con.execute(f"INSERT INTO {_INFO} VALUES ('mart_version', ?)", [MART_VERSION]).fetchall()

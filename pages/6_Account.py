@@ -8,6 +8,9 @@ import streamlit as st
 from kam_metrics import charts, ui
 from kam_metrics.filters import NO_FILTERS
 
+#: Activities listed on screen (newest first); the CSV download holds every activity of the 12 months.
+ACTIVITIES_SHOWN = 500
+
 view = ui.page("Account", ":material/domain:")
 all_accounts = view.metric("account_metrics", filters=NO_FILTERS)
 filtered = view.metric("account_metrics")
@@ -33,7 +36,7 @@ with left:
     ui.chart(charts.health_contributions_waterfall(row), key="acc_health_parts")
 with right:
     st.caption("Health at each Sunday of the last weeks, over the red / amber / green bands.")
-    history = ui.rows_for(view.metric("health_history", filters=NO_FILTERS), account_id)
+    history = view.metric("health_history", filters=NO_FILTERS, account_id=account_id)
     ui.chart(charts.health_history_figure(history, view.settings.band_green_min, view.settings.band_amber_min),
              key="acc_health_history")
 
@@ -47,9 +50,12 @@ with right:
     st.caption("Weighted touches per week by activity type.")
     weekly = ui.rows_for(view.metric("engagement_weekly", filters=NO_FILTERS), account_id)
     ui.chart(charts.weekly_touches_figure(weekly), key="acc_weekly")
-with st.expander(f"Activities of the last 12 months ({activities.height})"):
+with st.expander(f"Activities of the last 12 months ({activities.height:,})"):
+    if activities.height > ACTIVITIES_SHOWN:
+        st.caption(f"The latest {ACTIVITIES_SHOWN:,} of {activities.height:,} activities; "
+                   "the CSV download has all of them.")
     ui.table(activities, key="acc_activities", currency=view.currency, file_name=f"activities_{account_id}",
-             link_accounts=False, hide=["contact_id"])
+             link_accounts=False, hide=["contact_id"], max_rows=ACTIVITIES_SHOWN)
 
 st.subheader("Relationship map")
 if ui.needs(view, "contacts", "the relationship map (contacts by seniority and buying role)"):

@@ -76,6 +76,32 @@ def default_as_of(con: duckdb.DuckDBPyConnection, today: date | None = None) -> 
     return latest if latest is not None else today
 
 
+@dataclass(frozen=True)
+class AccountFilters(Filters):
+    """The filters further restricted to the given accounts (one account's history or movement needs no other)."""
+
+    account_ids: tuple[str, ...] = ()
+
+    def sql(self, alias: str = "a") -> tuple[str, list]:
+        cond, params = super().sql(alias)
+        if not self.account_ids:
+            return cond, params
+        ids = f"{alias}.account_id IN ({', '.join('?' for _ in self.account_ids)})"
+        return (ids if cond == "TRUE" else f"{cond} AND {ids}"), [*params, *self.account_ids]
+
+    @property
+    def is_empty(self) -> bool:
+        return super().is_empty and not self.account_ids
+
+
+def only_accounts(filters: Filters, account_id: str | None) -> Filters:
+    """`filters` restricted to `account_id` (unchanged when it is None)."""
+    if account_id is None:
+        return filters
+    return AccountFilters(regions=filters.regions, segments=filters.segments, kam_owners=filters.kam_owners,
+                          key_only=filters.key_only, account_ids=(str(account_id),))
+
+
 def account_filter_sql(filters: Filters, column: str = "t.account_id") -> tuple[str, list]:
     """`AND <column> IN (accounts passing the filters)`, or '' when unfiltered."""
     if filters.is_empty:

@@ -234,6 +234,31 @@ def _wallet_inputs(con, points, filters) -> pl.DataFrame:
     )
 
 
+def wallet_share_at(con, as_of: date, filters: Filters | None = None) -> pl.DataFrame:
+    """revenue_ttm, wallet_current, share_of_wallet and is_share_of_wallet_above_1 per account passing the
+    filters at as_of, computed exactly as metrics_at does but from the revenue running totals alone."""
+    filters = filters or NO_FILTERS
+    use = marts_current(con)
+    keys = ["account_id", "as_of"]
+    frame = E.points_frame(E.accounts_frame(con, filters), [as_of])
+    revenue = E.account_cumulative(con, [E.Measure("revenue", "t.rev_amount", offsets=(0, DAYS_TTM))], [as_of],
+                                   (0, DAYS_TTM), filters, use)
+    frame = frame.join(revenue, on=keys, how="left").with_columns(
+        pl.col("revenue__0", f"revenue__{DAYS_TTM}").fill_null(0))
+    frame = frame.join(_wallet_inputs(con, [as_of], filters), on=keys, how="left")
+    frame = frame.with_columns(revenue_ttm=_window("revenue", 0, DAYS_TTM)).with_columns(
+        share_of_wallet=_safe_div(
+            pl.col("revenue_ttm"), pl.col("wallet_current"),
+            pl.col("wallet_current").is_null() | (pl.col("wallet_current") == 0),
+        ))
+    return frame.with_columns(
+        is_share_of_wallet_above_1=pl.col("share_of_wallet").is_not_null() & (pl.col("share_of_wallet") > 1),
+        revenue_ttm=pl.col("revenue_ttm").cast(pl.Float64), share_of_wallet=pl.col("share_of_wallet").cast(pl.Float64),
+        wallet_current=pl.col("wallet_current").cast(pl.Float64),
+    ).select(*E.ACCOUNT_COLUMNS, "as_of", "revenue_ttm", "wallet_current", "share_of_wallet",
+             "is_share_of_wallet_above_1").sort(keys)
+
+
 #: Decimals window sums are rounded to: a difference of two running totals carries float noise (1e-11 on
 #: totals of 1e5), which must not turn a window that sums to exactly 0 into a tiny positive or negative amount
 #: (revenue_ttm ≤ 0 decides whether the margin percentages are null).

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import polars as pl
 
 from kam_metrics.filters import Filters
 from kam_metrics.metrics import _engine as E
-from kam_metrics.metrics.accounts import HEALTH_OFFSETS, champion_status, last_activity_dates, metrics_at
+from kam_metrics.metrics.accounts import (
+    HEALTH_OFFSETS, champion_status, last_activity_dates, metrics_at, wallet_share_at,
+)
 from kam_metrics.settings import Settings
 
 SEVERITY = {
@@ -38,21 +41,26 @@ def alerts(con, as_of: date | None = None, filters: Filters | None = None,
     share_of_wallet_above_1 (all accounts), sorted by severity then account."""
     as_of, filters, settings = E.resolve(con, as_of, filters, settings)
     before = as_of - timedelta(days=NEW_RED_DAYS)
-    f = metrics_at(con, [before, as_of], filters, settings, offsets=HEALTH_OFFSETS)
-    now = f.filter(pl.col("as_of") == as_of)
+    # The relationship alerts concern key accounts only, so their health (now and a week ago) is computed for
+    # them alone; share_of_wallet_above_1 concerns every account and needs only revenue and wallet.
+    key_filters = replace(filters, key_only=True)
+    f = metrics_at(con, [before, as_of], key_filters, settings, offsets=HEALTH_OFFSETS)
+    key_now = f.filter(pl.col("as_of") == as_of)
     prev = f.filter(pl.col("as_of") == before).select(
         "account_id", pl.col("band").alias("band_before"), pl.col("health").alias("health_before"))
-    now = now.join(prev, on="account_id", how="left")
+    key_now = key_now.join(prev, on="account_id", how="left")
+    key_ids = key_now["account_id"]
+    over_wallet = wallet_share_at(con, as_of, filters).filter(
+        pl.col("is_share_of_wallet_above_1") & ~pl.col("account_id").is_in(key_ids.implode()))
+    # Only key accounts and accounts with a share of wallet above 1 can have an alert.
+    now = pl.concat([key_now, over_wallet], how="diagonal_relaxed")
     rows: list[dict] = []
 
     def add(account_id, name, kind, detail):
         rows.append({"account_id": account_id, "account_name": name, "alert": kind, "detail": detail,
                      "severity": SEVERITY[kind]})
 
-    # Only key accounts and accounts with a share of wallet above 1 can have an alert.
-    now = now.filter(pl.col("is_key_account") | pl.col("is_share_of_wallet_above_1"))
-    key_ids = now.filter(pl.col("is_key_account"))["account_id"]
-    champions = champion_status(con, [as_of], filters, settings).filter(
+    champions = champion_status(con, [as_of], key_filters, settings).filter(
         pl.col("account_id").is_in(key_ids.implode()) & (pl.col("is_left") | pl.col("is_quiet")))
     last_dates = last_activity_dates(con, champions.filter(pl.col("is_quiet"))["contact_id"].to_list(), as_of,
                                      LAST_ACTIVITY_LOOKBACK_DAYS)

@@ -117,14 +117,16 @@ def last_sundays(as_of: date, weeks: int) -> list[date]:
 
 
 def health_history(con, as_of: date | None = None, filters: Filters | None = None, settings: Settings | None = None,
-                   weeks: int | None = None) -> pl.DataFrame:
-    """Health per account at each Sunday of the last 26 weeks (METRICS.md "health history"), oldest first."""
+                   weeks: int | None = None, account_id: str | None = None) -> pl.DataFrame:
+    """Health per account at each Sunday of the last 26 weeks (METRICS.md "health history"), oldest first.
+
+    With `account_id`, only that account (among those passing the filters) is computed."""
     from kam_metrics.metrics.accounts import HEALTH_OFFSETS, metrics_at
 
     as_of, filters, settings = E.resolve(con, as_of, filters, settings)
     weeks = settings.health_history_weeks if weeks is None else weeks
     points = last_sundays(as_of, weeks)
-    frame = metrics_at(con, points, filters, settings, offsets=HEALTH_OFFSETS)
+    frame = metrics_at(con, points, E.only_accounts(filters, account_id), settings, offsets=HEALTH_OFFSETS)
     return frame.select("account_id", "as_of", "health", "band", "health_coverage_pct",
                         *SCORE_COLUMNS, *CONTRIBUTION_COLUMNS).sort("account_id", "as_of")
 
@@ -140,9 +142,8 @@ def health_movement(con, date_from: date, date_to: date, filters: Filters | None
 
     date_from, date_to = E._as_date(date_from), E._as_date(date_to)
     _, filters, settings = E.resolve(con, date_to, filters, settings)
-    frame = metrics_at(con, [date_from, date_to], filters, settings, offsets=HEALTH_OFFSETS)
-    if account_id is not None:
-        frame = frame.filter(pl.col("account_id") == account_id)
+    frame = metrics_at(con, [date_from, date_to], E.only_accounts(filters, account_id), settings,
+                       offsets=HEALTH_OFFSETS)
     cols = [*CONTRIBUTION_COLUMNS, "health"]
     long = frame.select("account_id", "as_of", *cols).unpivot(
         index=["account_id", "as_of"], on=cols, variable_name="component", value_name="contribution"
