@@ -15,6 +15,8 @@ from typing import Any, Iterable
 
 import polars as pl
 
+from kam_metrics.csv_export import csv_safe_cell  # one escaping rule for the app and the CLI
+
 MISSING = "—"
 
 CURRENCY_SYMBOLS = {
@@ -37,7 +39,6 @@ COUNT_KEYS = frozenset({
     "days_since_last_touch", "accounts", "touches",
 })
 
-_CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:=])")
 # C0 and C1 control characters (tab, newline and carriage return kept) and the bidi embeddings, overrides
 # and isolates (U+202A–U+202E, U+2066–U+2069), which reorder the text after them ("Trojan Source" spoofing:
@@ -216,20 +217,6 @@ def escape_markdown(value: Any) -> str:
     text = _AUTOLINK.sub(WORD_JOINER, text)
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
     return text.replace("&", "&amp;")
-
-
-_PLAIN_NUMBER = re.compile(r"[-+]?[0-9]+(\.[0-9]+)?")
-
-
-def csv_safe_cell(value: Any) -> Any:
-    """A cell for a CSV export: text starting with =, +, -, @, tab or CR gets a leading apostrophe.
-
-    Spreadsheets run such cells as formulas (CSV injection); numbers, and text that is just a signed
-    number ("-3", as kam_metrics.csv_export leaves it), are left as they are.
-    """
-    if isinstance(value, str) and value.startswith(_CSV_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
-        return "'" + value
-    return value
 
 
 def _cell_text(value: Any) -> str:

@@ -29,7 +29,7 @@ from kam_metrics.contract import SOURCE_FILE, SOURCE_ROW, TABLE_ORDER, TABLES, w
 from kam_metrics.importers import detect_format, get_importer
 from kam_metrics.importers.base import QUARANTINE_SCHEMA, SKIPPED_SCHEMA, ImportResult, LoadError
 from kam_metrics.settings import Settings
-from kam_metrics.validate import CheckedTables, TableChecker, check_tables
+from kam_metrics.validate import TableChecker
 from kam_metrics.verify import raw_checksum
 
 Progress = Callable[[str, float], None]
@@ -194,23 +194,8 @@ def load_export(
     )
 
 
-def count_rows(result: ImportResult, checked: CheckedTables) -> list[TableCount]:
-    """Per table: read = loaded + quarantined + skipped, counting distinct source rows."""
-    counts = []
-    q_all = pl.concat([result.quarantine.cast(QUARANTINE_SCHEMA), checked.quarantine])
-    for table in TABLE_ORDER:
-        present = table in result.tables or table in set(result.skipped["table"]) or table in set(
-            result.quarantine["table"]
-        )
-        loaded = checked.tables[table].height
-        quarantined = q_all.filter(pl.col("table") == table).select(SOURCE_FILE, SOURCE_ROW).unique().height
-        skipped = result.skipped.filter(pl.col("table") == table).height
-        counts.append(TableCount(table, present, loaded + quarantined + skipped, loaded, quarantined, skipped))
-    return counts
-
-
-def _count_rows(result: ImportResult, present, loaded: dict[str, int], quarantine: pl.DataFrame) -> list[TableCount]:
-    """As count_rows, from the rows stored per table and the whole quarantine."""
+def count_rows(result: ImportResult, present, loaded: dict[str, int], quarantine: pl.DataFrame) -> list[TableCount]:
+    """Per table: read = loaded + quarantined + skipped, counting distinct source rows of the whole quarantine."""
     present = set(present)
     skipped_tables = set(result.skipped["table"])
     importer_q_tables = set(result.quarantine["table"])
@@ -225,17 +210,6 @@ def _count_rows(result: ImportResult, present, loaded: dict[str, int], quarantin
         counts.append(TableCount(table, is_present, loaded[table] + quarantined + skipped, loaded[table],
                                  quarantined, skipped))
     return counts
-
-
-def default_as_of(checked: CheckedTables, today: date | None = None) -> date | None:
-    """METRICS.md as_of: the latest activity_date or revenue_date that is not after today."""
-    today = today or date.today()
-    dates = [
-        checked.tables["activities"]["activity_date"].filter(checked.tables["activities"]["activity_date"] <= today).max(),
-        checked.tables["revenue"]["revenue_date"].filter(checked.tables["revenue"]["revenue_date"] <= today).max(),
-    ]
-    dates = [d for d in dates if d is not None]
-    return max(dates) if dates else None
 
 
 def _raw_table_name(file_name: str, used: set[str]) -> str:
@@ -375,7 +349,7 @@ def _write_snapshot(con, load_id, result, present, tables, settings, started, so
     quarantine = pl.concat([result.quarantine.cast(QUARANTINE_SCHEMA), checked_quarantine]).sort(
         "table", SOURCE_FILE, SOURCE_ROW, maintain_order=True
     )
-    counts = _count_rows(result, present, loaded, quarantine)
+    counts = count_rows(result, present, loaded, quarantine)
     warehouse.write_frame(
         con, "quarantine", quarantine.with_columns(pl.lit(load_id).alias("load_id")),
         [("load_id", "VARCHAR"), ("table", "VARCHAR"), (SOURCE_FILE, "VARCHAR"), (SOURCE_ROW, "BIGINT"),

@@ -14,7 +14,6 @@ A row that fails any step is kept out of the checked table and gets one quaranti
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 import pandera.polars as pa
 import polars as pl
@@ -26,13 +25,6 @@ from kam_metrics.schemas import MODELS, ROW_CHECKS
 from kam_metrics.settings import Settings
 
 FAIL_SCHEMA = {POS: pl.UInt32, "column": pl.String, "value": pl.String, "reason": pl.String}
-
-
-@dataclass
-class CheckedTables:
-    tables: dict[str, pl.DataFrame] = field(default_factory=dict)  # warehouse columns (contract.warehouse_columns)
-    quarantine: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=QUARANTINE_SCHEMA))
-    present: set[str] = field(default_factory=set)  # tables the export supplied
 
 
 def _reason_for_check(check: str, value: str | None) -> str:
@@ -266,23 +258,6 @@ class TableChecker:
         if table in self.REFERENCED:
             self.kept[table] = checked.select(TABLES[table].key[0])
         return checked, quarantine
-
-
-def check_tables(staged: dict[str, pl.DataFrame], settings: Settings) -> CheckedTables:
-    """Run every check on every staged table; see the module doc for the order."""
-    out = CheckedTables(present=set(staged))
-    checker = TableChecker(out.present, settings)
-    quarantine: list[pl.DataFrame] = []
-    for table in TABLE_ORDER:
-        if table not in staged:
-            out.tables[table] = checker.empty(table)
-            continue
-        out.tables[table], table_quarantine = checker.check(table, staged[table])
-        quarantine.append(table_quarantine)
-    out.quarantine = (pl.concat(quarantine) if quarantine else out.quarantine).sort(
-        "table", SOURCE_FILE, SOURCE_ROW, maintain_order=True
-    )
-    return out
 
 
 def _without(frame: pl.DataFrame, bad: pl.DataFrame) -> pl.DataFrame:

@@ -171,13 +171,6 @@ def switch_current(data_dir: Path, load_id: str, keep: int) -> None:
     prune_snapshots(data_dir, keep)
 
 
-def publish_snapshot(data_dir: Path, load_id: str, keep: int) -> Path:
-    """Rename the finished temp snapshot into place, then switch CURRENT to it atomically."""
-    final = finalize_snapshot(data_dir, load_id)
-    switch_current(data_dir, load_id, keep)
-    return final
-
-
 def list_snapshots(data_dir: Path) -> list[Path]:
     folder = snapshot_dir(data_dir)
     if not folder.is_dir():
@@ -224,10 +217,6 @@ def _arrow(frame):
     ):
         return frame.to_arrow(compat_level=pl.CompatLevel.newest())
     return frame
-
-
-def read_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
-    return con.sql(sql, params=params or []).pl()
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
