@@ -187,9 +187,14 @@ def build_marts(con: duckdb.DuckDBPyConnection, settings=None) -> list[str]:
             assert _CONTACT_DAYS in sql
             sql = sql.replace(_CONTACT_DAYS, _CONTACT_DAYS_STORED)
         con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}").fetchall()
+    mark_current(con)
+    return list(MART_NAMES)
+
+
+def mark_current(con: duckdb.DuckDBPyConnection) -> None:
+    """Record that the snapshot's marts are of this code's version (after every mart is stored)."""
     con.execute(f"CREATE OR REPLACE TABLE {_INFO} (key VARCHAR, value VARCHAR)").fetchall()
     con.execute(f"INSERT INTO {_INFO} VALUES ('mart_version', ?)", [MART_VERSION]).fetchall()
-    return list(MART_NAMES)
 
 
 _KNOWN_CURRENT: "weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, bool]" = weakref.WeakKeyDictionary()

@@ -8,7 +8,6 @@ skipped rows, raw rows, load log, precomputed marts) and publishes it atomically
 
 from __future__ import annotations
 
-import importlib
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 import re
@@ -21,13 +20,15 @@ from pathlib import Path
 from typing import Callable
 
 import duckdb
+import numpy as np
 import polars as pl
 
-from kam_metrics import warehouse
+from kam_metrics import marts, warehouse
 from kam_metrics.archive import extract_zip
 from kam_metrics.contract import SOURCE_FILE, SOURCE_ROW, TABLE_ORDER, TABLES, warehouse_columns
 from kam_metrics.importers import detect_format, get_importer
 from kam_metrics.importers.base import QUARANTINE_SCHEMA, SKIPPED_SCHEMA, ImportResult, LoadError
+from kam_metrics.mart_frames import MartBuilder
 from kam_metrics.settings import Settings
 from kam_metrics.validate import TableChecker
 from kam_metrics.verify import raw_checksum
@@ -161,7 +162,7 @@ def load_export(
                 fmt, reason = detect_format(folder)
             else:
                 reason = "chosen with --format"
-            result, present, tables = _read_tables(
+            result, present, tables, is_lazy = _read_tables(
                 get_importer(fmt), folder, settings, Path(mapping) if mapping else None
             )
             load_id = warehouse.new_load_id(started)
@@ -170,7 +171,7 @@ def load_export(
             con = duckdb.connect(str(tmp))
             try:
                 quarantine, counts, as_of = _write_snapshot(
-                    con, load_id, result, present, tables, settings, started, source_name or str(source), fmt, previous,
+                    con, load_id, result, present, tables, is_lazy, settings, started, source_name or str(source), fmt, previous,
                     progress
                 )
                 con.execute("CHECKPOINT").fetchall()
@@ -224,14 +225,15 @@ def _raw_table_name(file_name: str, used: set[str]) -> str:
 
 
 def _read_tables(importer, folder: Path, settings: Settings, mapping: Path | None):
-    """(result, tables present, iterator of (table, staged frame) in TABLE_ORDER).
+    """(result, tables present, iterator of (table, staged frame) in TABLE_ORDER, is_lazy).
 
     Importers with `read_lazily` (the canonical one) read a file when the iterator reaches it, so a
-    load holds one big table at a time; the others read everything first and hand their tables out
-    one by one, dropping each once it is handed out.
+    load holds one big table at a time, and the files read for a table feed that table only
+    (`is_lazy`); the others read everything first and hand their tables out one by one, dropping
+    each once it is handed out.
     """
     if hasattr(importer, "read_lazily"):
-        return importer.read_lazily(folder, settings=settings, mapping=mapping)
+        return (*importer.read_lazily(folder, settings=settings, mapping=mapping), True)
     result = importer.read(folder, settings=settings, mapping=mapping)
     present = [t for t in TABLE_ORDER if t in result.tables]
 
@@ -239,35 +241,77 @@ def _read_tables(importer, folder: Path, settings: Settings, mapping: Path | Non
         for table in present:
             yield table, result.tables.pop(table)
 
-    return result, present, tables()
+    return result, present, tables(), False
+
+
+class _LoadedRows:
+    """Which source rows of each file made it into a checked table (a bit per row)."""
+
+    def __init__(self) -> None:
+        self.by_file: dict[str, np.ndarray] = {}
+
+    def mark(self, checked: pl.DataFrame) -> None:
+        if checked.is_empty():
+            return
+        files = checked[SOURCE_FILE]
+        first = files[0]
+        if first is not None and bool((files == first).all()):
+            groups = {first: checked[SOURCE_ROW]}
+        else:
+            groups = {key[0]: part[SOURCE_ROW] for key, part in
+                      checked.select(SOURCE_FILE, SOURCE_ROW).partition_by(SOURCE_FILE, as_dict=True).items()}
+        for file, rows in groups.items():
+            rows = rows.drop_nulls().to_numpy()
+            if not len(rows):
+                continue
+            mask = self.by_file.get(file, np.zeros(0, dtype=bool))
+            if mask.size <= rows.max():
+                mask = np.concatenate([mask, np.zeros(int(rows.max()) + 1 - mask.size, dtype=bool)])
+            mask[rows] = True
+            self.by_file[file] = mask
+
+    def not_loaded(self, raw) -> pl.DataFrame:
+        """The raw rows of `raw` that are in no checked table (quarantined, skipped, or never used)."""
+        mask = self.by_file.get(raw.name)
+        if mask is None:
+            return raw.frame
+        rows = raw.frame[SOURCE_ROW].to_numpy()
+        inside = rows < mask.size
+        is_loaded = np.zeros(rows.size, dtype=bool)
+        is_loaded[inside] = mask[rows[inside]]
+        return raw.frame.filter(pl.Series(~is_loaded))
 
 
 def _latest_date(frame: pl.DataFrame, column: str, today: date) -> date | None:
     return frame[column].filter(frame[column] <= today).max()
 
 
-def _store_raw(cursor, load_id: str, raw, name: str) -> dict:
-    """Store one raw file as table `name` on `cursor` (closed after), with its checksum; its frame is then freed."""
+def _store_raw(cursor, load_id: str, raw, rows: int, kept: pl.DataFrame, name: str) -> dict:
+    """Store the raw rows of one file that did not load (`kept`) as table `name` on `cursor` (closed after),
+    with their checksum."""
     try:
-        warehouse.write_frame(cursor, name, raw.frame)
-        row = {"load_id": load_id, "file": raw.name, "raw_table": name, "sha256": raw.sha256,
-               "size_bytes": raw.size_bytes, "rows": raw.frame.height, "encoding": raw.encoding,
-               "raw_checksum": raw_checksum(cursor, name)}
+        warehouse.write_frame(cursor, name, kept)
+        return {"load_id": load_id, "file": raw.name, "raw_table": name, "sha256": raw.sha256,
+                "size_bytes": raw.size_bytes, "rows": rows, "raw_rows": kept.height,
+                "encoding": raw.encoding, "raw_checksum": raw_checksum(cursor, name)}
     finally:
         cursor.close()
-    raw.frame = raw.frame.clear()  # stored; the snapshot holds it now
-    return row
 
 
 def _store_checked(cursor, table: str, frame: pl.DataFrame) -> None:
     """Store a checked table on `cursor` (closed after)."""
+    _store_frame(cursor, table, frame, warehouse_columns(table))
+
+
+def _store_frame(cursor, table: str, frame: pl.DataFrame, columns: list[tuple[str, str]] | None = None) -> None:
+    """Store a frame as `table` on `cursor` (closed after); column types from the frame unless given."""
     try:
-        warehouse.write_frame(cursor, table, frame, warehouse_columns(table))
+        warehouse.write_frame(cursor, table, frame, columns)
     finally:
         cursor.close()
 
 
-def _write_snapshot(con, load_id, result, present, tables, settings, started, source_path, fmt,
+def _write_snapshot(con, load_id, result, present, tables, is_lazy, settings, started, source_path, fmt,
                     previous, progress) -> tuple[pl.DataFrame, list[TableCount], date | None]:
     """Check each table as it comes and store it with its raw files, then the load's bookkeeping and marts.
 
@@ -276,6 +320,7 @@ def _write_snapshot(con, load_id, result, present, tables, settings, started, so
     from the main thread only.
     """
     checker = TableChecker(set(present), settings)
+    mart_builder = MartBuilder(today=date.today())
     loaded: dict[str, int] = {}
     quarantines: list[pl.DataFrame] = []
     latest: list[date] = []
@@ -283,6 +328,7 @@ def _write_snapshot(con, load_id, result, present, tables, settings, started, so
     raw_jobs: list[Future] = []
     used: set[str] = set()
     submitted = 0
+    loaded_rows = _LoadedRows()
 
     # Big frames are stored one at a time (each store holds about a gigabyte of DuckDB buffers per
     # ten million rows), small ones on a second writer alongside.
@@ -303,13 +349,21 @@ def _write_snapshot(con, load_id, result, present, tables, settings, started, so
             progress(stage, reached[0])
 
     def submit_raw() -> None:
+        """Store the raw rows that did not load of every file whose tables are all checked.
+
+        Every source row is then in the snapshot once: loaded (a checked row points at it with
+        _source_file/_source_row) or raw, as read. Files of a lazy importer feed only the table read
+        with them; the others' files are settled once every table is checked.
+        """
         nonlocal submitted
         for raw in result.raw_files[submitted:]:
             if not raw_jobs:
                 report("writing raw rows", reached[0], pause=True)
             report(f"writing raw rows {raw.name}", reached[0])
-            raw_jobs.append(pool_for(raw.frame).submit(
-                _store_raw, con.cursor(), load_id, raw, _raw_table_name(raw.name, used)))
+            kept = loaded_rows.not_loaded(raw)
+            raw_jobs.append(small_pool.submit(
+                _store_raw, con.cursor(), load_id, raw, raw.frame.height, kept, _raw_table_name(raw.name, used)))
+            raw.frame = raw.frame.clear()  # its rows are in a checked table or in `kept` now
         submitted = len(result.raw_files)
 
     jobs: list[Future] = []
@@ -318,14 +372,17 @@ def _write_snapshot(con, load_id, result, present, tables, settings, started, so
             fraction = 0.35 + 0.45 * i / max(len(present), 1)
             if i == 0:
                 report("checking", fraction, pause=True)
-            submit_raw()
             report(f"checking {table}", fraction)
             checked, table_quarantine = checker.check(table, staged)
             del staged
+            loaded_rows.mark(checked)
+            if is_lazy:
+                submit_raw()
             if i == 0:
                 report("writing snapshot", fraction, pause=True)
             report(f"writing {table}", fraction)
             jobs.append(pool_for(checked).submit(_store_checked, con.cursor(), table, checked))
+            mart_builder.add(table, checked)  # while the writer stores it
             loaded[table] = checked.height
             quarantines.append(table_quarantine)
             if table in ("activities", "revenue"):
@@ -338,6 +395,11 @@ def _write_snapshot(con, load_id, result, present, tables, settings, started, so
             if table not in loaded:
                 jobs.append(small_pool.submit(_store_checked, con.cursor(), table, checker.empty(table)))
                 loaded[table] = 0
+        # The marts are computed while the writers finish, then stored on them too.
+        _stage(progress, "precomputing aggregates", max(reached[0], 0.8))
+        for name, frame in mart_builder.frames():
+            jobs.append(pool_for(frame).submit(_store_frame, con.cursor(), name, frame))
+        del mart_builder
         for job in jobs:
             job.result()
         files = [job.result() for job in raw_jobs]
@@ -364,7 +426,7 @@ def _write_snapshot(con, load_id, result, present, tables, settings, started, so
         con, "load_files",
         pl.DataFrame(files, schema={"load_id": pl.String, "file": pl.String, "raw_table": pl.String,
                                     "sha256": pl.String, "size_bytes": pl.Int64, "rows": pl.Int64,
-                                    "encoding": pl.String, "raw_checksum": pl.String}),
+                                    "raw_rows": pl.Int64, "encoding": pl.String, "raw_checksum": pl.String}),
     )
     warehouse.write_frame(
         con, "load_tables",
@@ -400,19 +462,8 @@ def _write_snapshot(con, load_id, result, present, tables, settings, started, so
         "export_date": result.export_date or "",
     }
     warehouse.write_frame(con, "snapshot_info", pl.DataFrame({"key": list(info), "value": list(info.values())}))
-    _stage(progress, "precomputing aggregates", 0.85)
-    build_marts = _marts_builder()
-    if build_marts is not None:
-        build_marts(con, settings)
+    marts.mark_current(con)
     return quarantine, counts, as_of
-
-
-def _marts_builder():
-    try:
-        module = importlib.import_module("kam_metrics.marts")
-    except ModuleNotFoundError:
-        return None
-    return getattr(module, "build_marts", None)
 
 
 def _previous_history(previous: Path | None, schema: dict) -> pl.DataFrame:

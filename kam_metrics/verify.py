@@ -2,8 +2,8 @@
 
 Checks, for the current snapshot:
 - per table: rows read = loaded + quarantined + skipped, and each count matches the rows stored;
-- per source file: the raw table holds as many rows as the file had, and its checksum (computed
-  over the raw rows when they were stored) still matches;
+- per source file: every row is in the snapshot once, loaded (a checked row points at it) or raw (the
+  rows that did not load, as read); the raw table's checksum (computed when it was stored) still matches;
 - every checked and quarantined row points at a source file of this load;
 - the precomputed metrics tables agree with the checked tables (kam_metrics.marts.verify_marts).
 """
@@ -20,6 +20,14 @@ def raw_checksum(con, raw_table: str) -> str:
     """An order-independent checksum of a raw table's rows (each row includes its _source_row)."""
     rows = con.sql(f'SELECT CAST(coalesce(sum(hash(t)::HUGEINT), 0) AS VARCHAR) FROM "{raw_table}" t').fetchall()
     return rows[0][0]
+
+
+def _loaded_source_rows(con, tables: list[str], file: str) -> int:
+    """Distinct rows of source file `file` that some checked table holds."""
+    union = " UNION ".join(f'SELECT _source_row FROM "{t}" WHERE _source_file = ?' for t in tables)
+    if not union:
+        return 0
+    return con.sql(f"SELECT count(*) FROM ({union})", params=[file] * len(tables)).fetchall()[0][0]
 
 
 def verify_snapshot(data_dir: Path) -> list[str]:
@@ -60,17 +68,22 @@ def _verify(con) -> list[str]:
         ).fetchall()[0][0]
         if orphans:
             problems.append(f"{table}: {orphans} rows point at no source file of this load")
-    for file, raw_table, rows, checksum in con.sql(
-        "SELECT file, raw_table, rows, raw_checksum FROM load_files WHERE load_id = ?", params=[load_id]
+    checked_tables = [t for (t,) in con.sql(
+        'SELECT "table" FROM load_tables WHERE load_id = ?', params=[load_id]).fetchall()]
+    for file, raw_table, rows, raw_rows, checksum in con.sql(
+        "SELECT file, raw_table, rows, raw_rows, raw_checksum FROM load_files WHERE load_id = ?", params=[load_id]
     ).fetchall():
         if not warehouse.table_exists(con, raw_table):
             problems.append(f"{file}: raw table {raw_table} is missing")
             continue
         stored = con.sql(f'SELECT count(*) FROM "{raw_table}"').fetchall()[0][0]
-        if stored != rows:
-            problems.append(f"{file}: {rows} rows read, {stored} raw rows stored")
+        if stored != raw_rows:
+            problems.append(f"{file}: {raw_rows} raw rows kept, {stored} raw rows stored")
         if raw_checksum(con, raw_table) != checksum:
             problems.append(f"{file}: raw rows do not match their stored checksum")
+        loaded_rows = _loaded_source_rows(con, checked_tables, file)
+        if loaded_rows + raw_rows != rows:
+            problems.append(f"{file}: {rows} rows read, {loaded_rows} loaded + {raw_rows} kept raw")
     try:
         marts = importlib.import_module("kam_metrics.marts")
     except ModuleNotFoundError:

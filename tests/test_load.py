@@ -373,9 +373,16 @@ def test_counts_add_up_for_a_dirty_export(make_export, load_folder):
     by_table = {r[0]: r[1:] for r in rows}
     assert by_table["accounts"] == (5, 2, 3, 0)
     assert by_table["activities"] == (4, 2, 2, 0)  # X2 → A2 was rejected; X3 has two bad cells, one row
-    # every source row is in the raw layer
-    assert con.sql("SELECT count(*) FROM raw__accounts").fetchall() == [(5,)]
-    assert con.sql("SELECT count(*) FROM raw__activities").fetchall() == [(4,)]
+    # every source row is in the snapshot once: loaded, or raw (as read) when it did not load
+    for table, raw_table, n in (("accounts", "raw__accounts", 5), ("activities", "raw__activities", 4)):
+        loaded_rows = {r for (r,) in con.sql(f'SELECT _source_row FROM "{table}"').fetchall()}
+        raw_rows = {r for (r,) in con.sql(f'SELECT _source_row FROM "{raw_table}"').fetchall()}
+        quarantined = {r for (r,) in con.sql(
+            'SELECT DISTINCT _source_row FROM quarantine WHERE "table" = ?', params=[table]).fetchall()}
+        assert raw_rows == quarantined and not loaded_rows & raw_rows, table
+        assert loaded_rows | raw_rows == set(range(1, n + 1)), table
+    assert con.sql("SELECT account_id, activity_date FROM raw__activities WHERE _source_row = 3").fetchall() == [
+        ("A3", "never")]
     sha = con.sql("SELECT file, length(sha256) FROM load_files ORDER BY file").fetchall()
     assert sha == [("accounts.csv", 64), ("activities.csv", 64), ("revenue.csv", 64)]
 

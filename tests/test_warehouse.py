@@ -82,11 +82,15 @@ def test_verify_passes_on_a_load_and_catches_tampering(make_export, load_folder,
     assert verify_snapshot(data_dir) == []
     con = duckdb.connect(str(report.snapshot_path))
     con.execute("DELETE FROM activities")
-    con.execute("UPDATE raw__revenue SET amount = '999' WHERE _source_row = 1")
+    con.execute("UPDATE raw__activities SET account_id = 'A1' WHERE _source_row = 2")  # the row that did not load
+    con.execute("DELETE FROM raw__revenue")
     con.close()
     problems = verify_snapshot(data_dir)
     assert any("activities: load log says 1 rows loaded, the table holds 0" in p for p in problems), problems
-    assert any("revenue.csv: raw rows do not match their stored checksum" in p for p in problems), problems
+    assert any("activities.csv: raw rows do not match their stored checksum" in p for p in problems), problems
+    # a row of revenue.csv that neither loaded nor stayed raw is caught as lost... (none was raw: all loaded)
+    assert not any(p.startswith("revenue.csv") for p in problems), problems
+    assert any("activities.csv: 2 rows read, 0 loaded + 1 kept raw" in p for p in problems), problems
 
 
 def test_a_pointer_that_moves_while_it_is_read_is_followed(make_export, load_folder, tmp_path, monkeypatch):
