@@ -251,16 +251,19 @@ class MartBuilder:
         )
 
     def _contact_activity(self) -> pl.DataFrame:
-        schema = {"account_id": pl.String, "contact_id": pl.String, "d": pl.Date, "touches": pl.Int64}
+        schema = {"contact_id": pl.String, "d": pl.Date, "touches": pl.Int64}
         if self.contact_days is None:
             return pl.DataFrame(schema=schema)
-        days = self.contact_days
-        d = days["d"].to_numpy()
-        order = np.argsort((d - d.min()).astype(np.int32) if len(d) else d, kind="stable")
-        days = days[order]
-        return self._decode(days, ["d"]).with_columns(self.contacts.decode(days["c"]).alias("contact_id")).select(
-            *schema
-        )
+        d = self.contact_days["d"].to_numpy()
+        offset = d - d.min() if len(d) else d
+        small = np.int16 if len(d) and offset.max() < np.iinfo(np.int16).max else np.int64
+        order = np.argsort(offset.astype(small), kind="stable")  # by day (a radix sort for 16-bit keys)
+        days = self.contact_days[order]
+        return pl.DataFrame({
+            "contact_id": self.contacts.decode(days["c"]),
+            "d": days["d"].cast(pl.Int32).cast(pl.Date),
+            "touches": days["touches"],
+        }, schema=schema)
 
     def _activity_weekly(self) -> pl.DataFrame:
         schema = {"week_start": pl.Date, "account_id": pl.String, "activity_type": pl.String, "touches": pl.Int64}

@@ -69,8 +69,6 @@ ACCOUNT_DATES: tuple[str, ...] = ("act_d", "rev_d", "review_d", "plan_d")
 # period when the previous one is more than 90 days before it, ending one when the next is more than 90 after.
 _CONTACT_DAYS = """SELECT account_id, contact_id, activity_date AS d FROM activities WHERE contact_id IS NOT NULL
         GROUP BY account_id, contact_id, activity_date"""
-#: While the marts are built, the contact days come from the stored mart_contact_activity (the same rows).
-_CONTACT_DAYS_STORED = "SELECT account_id, contact_id, d FROM mart_contact_activity"
 _ENGAGED_EVENTS = f"""
     WITH days AS ({_CONTACT_DAYS}), marked AS (
         SELECT account_id, contact_id, d,
@@ -160,9 +158,10 @@ MART_SQL: dict[str, str] = {
         SELECT date_trunc('week', t.activity_date)::DATE AS week_start, t.account_id,
                {_enum_case("t.activity_type", ACTIVITY_TYPES, "other")} AS activity_type, count(*) AS touches
         FROM activities t GROUP BY ALL ORDER BY week_start, t.account_id""",
-    # Days on which a contact had an activity (per-contact last activity, quiet champions).
+    # Days on which a contact had an activity (per-contact last activity, quiet champions); a contact logged
+    # under two accounts on one day has a row per account.
     "mart_contact_activity": """
-        SELECT t.account_id, t.contact_id, t.activity_date AS d, count(*) AS touches
+        SELECT t.contact_id, t.activity_date AS d, count(*) AS touches
         FROM activities t WHERE t.contact_id IS NOT NULL
         GROUP BY t.account_id, t.contact_id, t.activity_date ORDER BY d""",
     # Revenue per account, day and product line (whitespace grid).
@@ -173,8 +172,7 @@ MART_SQL: dict[str, str] = {
 }
 
 MART_NAMES = tuple(MART_SQL)
-#: mart_contact_activity first: mart_account_daily reads its contact days from it.
-_BUILD_ORDER = ("mart_contact_activity", *(n for n in MART_NAMES if n != "mart_contact_activity"))
+_BUILD_ORDER = MART_NAMES
 _INFO = "mart_info"
 
 
@@ -183,9 +181,6 @@ def build_marts(con: duckdb.DuckDBPyConnection, settings=None) -> list[str]:
     con.execute("SET enable_progress_bar = false").fetchall()
     for name in _BUILD_ORDER:
         sql = MART_SQL[name]
-        if name == "mart_account_daily":
-            assert _CONTACT_DAYS in sql
-            sql = sql.replace(_CONTACT_DAYS, _CONTACT_DAYS_STORED)
         con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}").fetchall()
     mark_current(con)
     return list(MART_NAMES)

@@ -397,8 +397,9 @@ def _write_snapshot(con, load_id, result, present, tables, is_lazy, settings, st
                 loaded[table] = 0
         # The marts are computed while the writers finish, then stored on them too.
         _stage(progress, "precomputing aggregates", max(reached[0], 0.8))
-        for name, frame in mart_builder.frames():
-            jobs.append(pool_for(frame).submit(_store_frame, con.cursor(), name, frame))
+        pools = [small_pool, big_pool]  # the marts alternate between the writers, biggest last
+        for i, (name, frame) in enumerate(mart_builder.frames()):
+            jobs.append(pools[i % 2].submit(_store_frame, con.cursor(), name, frame))
         del mart_builder
         for job in jobs:
             job.result()

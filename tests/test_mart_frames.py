@@ -13,7 +13,7 @@ from kam_metrics.marts import MART_NAMES, MART_SQL, marts_current, verify_marts
 
 # Rows that are unordered within a day in the SQL (ORDER BY d only, or ties on d, account_id).
 _TIE_KEYS = {
-    "mart_contact_activity": ["d", "account_id", "contact_id"],
+    "mart_contact_activity": ["d", "contact_id", "touches"],
     "mart_activity_weekly": ["week_start", "account_id", "activity_type"],
     "mart_revenue_pl_daily": ["d", "account_id", "product_line"],
 }
