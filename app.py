@@ -1,5 +1,7 @@
 """KAM Health: the weekly leadership review (home page). Other pages live in pages/."""
 
+from dataclasses import replace
+
 import streamlit as st
 
 from kam_metrics import charts, ui
@@ -24,7 +26,8 @@ else:
     ui.table(alerts, key="home_alerts", currency=view.currency, file_name="alerts", hide=["account_id"])
 
 date_from = view.as_of - ui.WEEK
-movement = view.movement(date_from, view.as_of)
+# Only key accounts can be movers: their movement alone is computed (health is per account, so it is the same).
+movement = view.movement(date_from, view.as_of, filters=replace(view.filters, key_only=True))
 movers = ui.health_movers(movement, key_accounts, limit=5)
 
 left, right = st.columns(2, gap="large")

@@ -291,21 +291,39 @@ def engaged_contacts_figure(accounts: pl.DataFrame, min_contacts: int = 3) -> go
     return fig
 
 
+#: Contact names a timeline dot lists in its hover (the others are counted).
+TIMELINE_NAMES_SHOWN = 3
+
+
+def _timeline_hover(count: int, names: list[str | None]) -> str:
+    """Who a timeline dot stands for: the contact (one activity), else the count and the first few contacts."""
+    shown = [plot_text(n) if n else "no contact" for n in names[:TIMELINE_NAMES_SHOWN]]
+    if count == 1:
+        return shown[0] if shown else "no contact"
+    more = len(names) - len(shown)
+    return f"{count} activities: " + ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
 def engagement_timeline_figure(activities: pl.DataFrame, weights: Mapping[str, float] | None = None) -> go.Figure:
-    """An account's activities over time by type, sized by weight (METRICS.md: activity weights)."""
+    """An account's activities over time by type, sized by weight (METRICS.md: activity weights).
+
+    Activities of one type on one day sit on the same spot, so they are drawn as one dot whose hover counts
+    them (a busy account has tens of thousands of activities a year, a year has at most 365 × 8 dots)."""
     if not _has(activities, "activity_date", "activity_type"):
         return empty_figure("No activities in the last 12 months.")
     weights = weights or {}
     fig = _base(height=300)
-    for activity_type in [t for t in ACTIVITY_COLORS if t in set(activities["activity_type"].to_list())]:
-        part = activities.filter(pl.col("activity_type") == activity_type)
-        contact = [plot_text(c) if c else "no contact" for c in (part["contact_name"].to_list()
-                   if "contact_name" in part.columns else [None] * part.height)]
+    names = pl.col("contact_name") if "contact_name" in activities.columns else pl.lit(None, dtype=pl.String)
+    dots = activities.group_by("activity_type", "activity_date", maintain_order=True).agg(
+        count=pl.len(), names=names.unique(maintain_order=True))
+    for activity_type in [t for t in ACTIVITY_COLORS if t in set(dots["activity_type"].to_list())]:
+        part = dots.filter(pl.col("activity_type") == activity_type)
+        hover = [_timeline_hover(n, list(who)) for n, who in zip(part["count"].to_list(), part["names"].to_list())]
         fig.add_trace(go.Scatter(
             x=part["activity_date"].to_list(), y=[activity_type] * part.height, mode="markers",
             name=activity_type, marker=dict(size=8 + 3 * float(weights.get(activity_type, 1)),
                                             color=ACTIVITY_COLORS[activity_type], line=dict(width=0.5, color="white")),
-            customdata=contact, hovertemplate="%{x|%Y-%m-%d} " + activity_type + "<br>%{customdata}<extra></extra>",
+            customdata=hover, hovertemplate="%{x|%Y-%m-%d} " + activity_type + "<br>%{customdata}<extra></extra>",
         ))
     fig.update_yaxes(categoryorder="array", categoryarray=list(ACTIVITY_COLORS)[::-1], type="category")
     fig.update_layout(showlegend=False)

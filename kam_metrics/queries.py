@@ -320,3 +320,11 @@ def account_revenue_monthly(
         """,
         params=[account_id, start, as_of],
     ).pl()
+
+
+def revenue_at(con: duckdb.DuckDBPyConnection, as_of: date, filters: Filters = NO_FILTERS) -> pl.DataFrame:
+    """revenue_ttm, wallet_current and share_of_wallet (METRICS.md) per account passing the filters at as_of, with
+    the account columns: the figures of account_metrics a tile needs at another date, without every other key."""
+    from kam_metrics.metrics.accounts import wallet_share_at
+
+    return wallet_share_at(con, as_of, filters)

@@ -551,9 +551,11 @@ def table(frame: pl.DataFrame, *, key: str, currency: str = "EUR", file_name: st
         if selectable:
             st.caption("Select a row to open the account.")
     with right:
+        # The CSV is written when the button is clicked, not on every render (tens of thousands of rows take
+        # a good part of a second to escape and write).
         st.download_button(
-            "Download CSV", data=frame_to_csv(exported), file_name=f"{file_name or key}.csv", mime="text/csv",
-            key=f"{key}_csv", icon=":material/download:", on_click="ignore",
+            "Download CSV", data=lambda: frame_to_csv(exported), file_name=f"{file_name or key}.csv",
+            mime="text/csv", key=f"{key}_csv", icon=":material/download:", on_click="ignore",
         )
     if selectable and event is not None:
         rows = event.selection.rows if hasattr(event, "selection") else []
@@ -707,7 +709,8 @@ def programme_tiles(view: View) -> list[Kpi]:
     """The weekly review's KPI tiles: programme keys with their change against 7 days earlier."""
     k = kpi_values(view.metric("programme_kpis"))
     accounts = view.metric("account_metrics")
-    accounts_before = view.metric("account_metrics", as_of=view.as_of - WEEK)
+    # 7 days earlier only the key accounts' revenue is shown: revenue_ttm alone, not every account key.
+    accounts_before = view.query("revenue_at", view.as_of - WEEK, view.filters)
     cur = view.currency
 
     def tile(key: str, label: str, needs: str | None = None, **kw) -> Kpi:

@@ -834,10 +834,17 @@ def test_pipeline_weekly_export(load_folder):
         names = con.sql("select account_name from accounts order by account_id").fetchall()
         assert [n for (n,) in names] == ["Société Générale d'Équipements", "Nordwind Logistik GmbH",
                                          "Åkesson & Brännström AB"]
+        # Task.csv's 7 rows: 4 loaded as activities, the other 3 (skipped or quarantined) kept raw, as read
+        files = con.sql("select rows, raw_rows from load_files where raw_table = 'raw__task'").fetchall()
         raw_rows = con.sql("select count(*) from raw__task").fetchall()[0][0]
-        assert raw_rows == 7
+        loaded = con.sql("select count(distinct _source_row) from activities "
+                         "where _source_file = (select file from load_files where raw_table = 'raw__task')").fetchall()
     finally:
         con.close()
+    assert files == [(7, 3)] and raw_rows == 3 and loaded == [(4,)]
+    from kam_metrics.verify import verify_snapshot
+
+    assert verify_snapshot(report.snapshot_path.parent.parent) == []
 
 
 def test_pipeline_converts_currencies_with_the_salesforce_rates(load_folder):

@@ -10,7 +10,10 @@ years of history the snapshot holds.
 
 from __future__ import annotations
 
+import os
+import threading
 import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Iterable, Sequence
@@ -31,6 +34,48 @@ ACCOUNT_COLUMNS = (
 def query(con, sql: str, params: Sequence = ()) -> pl.DataFrame:
     """Run one SQL statement with parameters and return its result as a Polars frame."""
     return con.sql(sql, params=list(params)).pl()
+
+
+def _new_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="kam-metrics")
+
+
+#: Worker threads for reads that can overlap (DuckDB runs a query without holding the GIL); a forked child
+#: gets a pool of its own (the parent's threads do not exist there).
+_POOL = _new_pool()
+_IN_WORKER = threading.local()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: globals().__setitem__("_POOL", _new_pool()))
+
+
+def in_background(con, work) -> Future:
+    """Start work(cursor) on its own cursor of `con` in a worker thread (the cursor is closed afterwards), so
+    that independent reads overlap; `.result()` gives its value (or raises its error). Runs it at once on `con`
+    itself when `con` cannot open a cursor, or when called from a worker (a worker never waits for another, so
+    the pool cannot deadlock however many sessions use it)."""
+    cursor = None
+    if not getattr(_IN_WORKER, "active", False):
+        try:
+            cursor = con.cursor()
+        except (AttributeError, duckdb.Error):
+            cursor = None
+    if cursor is None:
+        done: Future = Future()
+        try:
+            done.set_result(work(con))
+        except BaseException as error:  # handed to the caller through .result(), as from a thread
+            done.set_exception(error)
+        return done
+
+    def run():
+        _IN_WORKER.active = True
+        try:
+            return work(cursor)
+        finally:
+            _IN_WORKER.active = False
+            cursor.close()
+
+    return _POOL.submit(run)
 
 
 def resolve(con, as_of: date | None, filters: Filters | None, settings: Settings | None):
@@ -222,15 +267,14 @@ def _account_cumulative(con, measures, points, offsets, filters, use, edges) -> 
     maxes = [m for m in measures if m.kind == "max"]
     filter_sql, filter_params = account_filter_sql(filters)
 
-    # 1. Running totals at each base Sunday.
+    # 1. Running totals at each base Sunday (read on a second cursor while the daily rows are read here).
     exprs = [f"({m.expr}) AS {m.name}" for m in measures]
     expr_params = [x for m in measures for x in m.params]
-    weekly = query(
-        con,
-        f"SELECT t.account_id, t.d AS base, {', '.join(exprs)} FROM {mart(con, 'mart_account_weekly_cum', use)} t "
-        f"WHERE t.d IN (SELECT unnest(?::DATE[])) {filter_sql}",
-        [*expr_params, bases, *filter_params],
-    ) if cap is not None else None
+    weekly_sql = (f"SELECT t.account_id, t.d AS base, {', '.join(exprs)} "
+                  f"FROM {mart(con, 'mart_account_weekly_cum', use)} t "
+                  f"WHERE t.d IN (SELECT unnest(?::DATE[])) {filter_sql}")
+    weekly_job = in_background(con, lambda cur: query(cur, weekly_sql, [*expr_params, bases, *filter_params])) \
+        if cap is not None else None
 
     # 2. Daily rows after each base up to its bounds, summed per bucket (the first bound on or after the day).
     groups: dict[date, list[date]] = {}
@@ -275,15 +319,17 @@ def _account_cumulative(con, measures, points, offsets, filters, use, edges) -> 
             f"WHERE t.d BETWEEN ?::DATE AND ?::DATE {filter_sql} GROUP BY ALL",
             [day_list, bucket_list, *agg_params, min(day_list), max(day_list), *filter_params],
         )
+    weekly = weekly_job.result() if weekly_job is not None else None
     return _combine(weekly, daily, bounds, base_of, groups, points, offsets, sums, maxes)
 
 
 def _combine(weekly, daily, bounds, base_of, groups, points, offsets, sums, maxes) -> pl.DataFrame:
     """Weekly base totals + daily bucket totals → totals at each as_of − offset, one row per account × as_of."""
-    frames = [f.select("account_id") for f in (weekly, daily) if f is not None and f.height]
-    key_frame = (pl.concat(frames).unique() if frames else pl.DataFrame(schema={"account_id": pl.String})).sort(
-        "account_id")
-    key_index = key_frame.with_row_index("_k")
+    ids = [f["account_id"] for f in (weekly, daily) if f is not None and f.height]
+    key_frame = (pl.concat(ids).unique().sort().to_frame("account_id") if ids
+                 else pl.DataFrame(schema={"account_id": pl.String}))
+    # account_id → its row in key_frame: the physical code of an Enum whose categories are the sorted ids
+    key_enum = pl.Enum(key_frame["account_id"])
     n_keys, n_bounds = key_frame.height, len(bounds)
     bound_index = {b: i for i, b in enumerate(bounds)}
     bases = sorted(set(base_of.values()))
@@ -303,13 +349,30 @@ def _combine(weekly, daily, bounds, base_of, groups, points, offsets, sums, maxe
         if frame is None or not frame.height:
             return None
         idx = frame.select(
-            pl.col("account_id").replace_strict(key_index["account_id"], key_index["_k"], return_dtype=pl.Int64),
+            pl.col("account_id").cast(key_enum).to_physical().cast(pl.Int64),
             pl.col(col).cast(pl.Date).replace_strict(mapping, return_dtype=pl.Int64),
         )
         return idx.to_series(0).to_numpy(), idx.to_series(1).to_numpy()
 
     at_week = positions(weekly, "base", base_index)
     at_day = positions(daily, "bucket", bound_index)
+
+    def matrix(frame) -> dict[str, np.ndarray]:
+        """Each measure's values of the result rows (sums as floats, 0 for null; 'max' dates as days since the
+        epoch, _NO_DAY for null), converted in one step per kind."""
+        out: dict[str, np.ndarray] = {}
+        if frame is None or not frame.height:
+            return out
+        for group, exprs in (
+            (sums, [pl.col(m.name).cast(pl.Float64).fill_null(0.0) for m in sums]),
+            (maxes, [pl.col(m.name).cast(pl.Date).cast(pl.Int64).fill_null(_NO_DAY) for m in maxes]),
+        ):
+            if group:
+                values = frame.select(exprs).to_numpy()
+                out.update({m.name: values[:, i] for i, m in enumerate(group)})
+        return out
+
+    week_values, day_values = matrix(weekly), matrix(daily)
     columns: dict[str, np.ndarray] = {}
     date_cols: list[str] = []
     for measure in [*sums, *maxes]:
@@ -317,35 +380,31 @@ def _combine(weekly, daily, bounds, base_of, groups, points, offsets, sums, maxe
         fill = _NO_DAY if is_max else 0.0
         dtype = np.int64 if is_max else np.float64
 
-        def values(frame):
-            col = frame[measure.name]
-            if is_max:
-                return col.cast(pl.Date).cast(pl.Int64).fill_null(_NO_DAY).to_numpy()
-            return col.cast(pl.Float64).fill_null(0.0).to_numpy()
-
-        day_grid = np.full((n_keys, n_bounds), fill, dtype=dtype)
+        # bounds × accounts (each bound's row contiguous, so running totals add whole rows)
+        day_grid = np.full((n_bounds, n_keys), fill, dtype=dtype)
         if at_day is not None:
-            day_grid[at_day] = values(daily)
+            day_grid[at_day[1], at_day[0]] = day_values[measure.name]
         if is_max:
             for bs in groups.values():
                 idx = sorted(bound_index[b] for b in bs)
-                day_grid[:, idx] = np.maximum.accumulate(day_grid[:, idx], axis=1)
+                day_grid[idx, :] = np.maximum.accumulate(day_grid[idx, :], axis=0)
         else:
-            running = np.cumsum(day_grid, axis=1)
+            running = np.cumsum(day_grid, axis=0)
             if restart.size:
-                running[:, restart] -= running[:, group_start[restart] - 1]
+                running[restart, :] -= running[group_start[restart] - 1, :]
             day_grid = running
-        base_grid = np.full((n_keys, len(bases)), fill, dtype=dtype)
+        base_grid = np.full((len(bases), n_keys), fill, dtype=dtype)
         if at_week is not None:
-            base_grid[at_week] = values(weekly)
+            base_grid[at_week[1], at_week[0]] = week_values[measure.name]
         for j, o in enumerate(offsets):
             if measure.offsets is not None and o not in measure.offsets:
                 continue
             cols = lookup[:, j]  # the bound of each point
-            base = base_grid[:, base_of_bound[cols]]
-            day = day_grid[:, cols]
+            base = base_grid[base_of_bound[cols], :]
+            day = day_grid[cols, :]
             name = f"{measure.name}__{o}"
-            columns[name] = (np.maximum(base, day) if is_max else base + day).ravel()
+            # points × accounts → one row per account and point, account by account
+            columns[name] = (np.maximum(base, day) if is_max else base + day).T.ravel()
             if is_max:
                 date_cols.append(name)
     n_points = len(points)

@@ -84,20 +84,28 @@ def _cumulative_inputs(con, use, points, filters, settings: Settings, offsets) -
     return E.account_cumulative(con, account_measures(settings), points, offsets, filters, use)
 
 
-def _champion_contacts(con, filters: Filters) -> pl.DataFrame:
+#: An active champion: the contacts champion_quiet looks at.
+_ACTIVE_CHAMPION = "c.buying_role = 'champion' AND coalesce(c.is_active, true)"
+
+
+def _champion_contacts(con, filters: Filters, with_names: bool = True) -> pl.DataFrame:
+    """The champion and decision-maker contacts of the accounts passing the filters; with_names adds full_name
+    and sorts by account and contact (champion_status lists them), without it the order is the engine's."""
     filter_sql, filter_params = E.account_filter_sql(filters, "c.account_id")
+    name = "c.full_name, " if with_names else ""
+    order = "ORDER BY c.account_id, c.contact_id" if with_names else ""
     return E.query(
         con,
-        f"""SELECT c.account_id, c.contact_id, c.full_name, c.buying_role, coalesce(c.is_active, true) AS is_active,
+        f"""SELECT c.account_id, c.contact_id, {name}c.buying_role, coalesce(c.is_active, true) AS is_active,
                    c.left_date
-            FROM contacts c WHERE c.buying_role IN ('champion', 'decision_maker') {filter_sql}
-            ORDER BY c.account_id, c.contact_id""",
+            FROM contacts c WHERE c.buying_role IN ('champion', 'decision_maker') {filter_sql} {order}""",
         filter_params,
     )
 
 
-def _champion_matrices(con, use, contacts: pl.DataFrame, points: list[date], settings: Settings):
-    """(is_left, is_quiet): contacts × points boolean matrices (rows in the order of `contacts`)."""
+def _champion_matrices(con, use, contacts: pl.DataFrame, points: list[date], settings: Settings, filters: Filters):
+    """(is_left, is_quiet): contacts × points boolean matrices (rows in the order of `contacts`, which holds the
+    champion and decision-maker contacts of the accounts passing `filters`)."""
     point_days = np.array([(p - E._EPOCH).days for p in points], dtype=np.int64)
     left_days = contacts["left_date"].cast(pl.Int64).fill_null(np.iinfo(np.int64).min).to_numpy()[:, None]
     inactive = ~contacts["is_active"].to_numpy()[:, None]
@@ -106,9 +114,8 @@ def _champion_matrices(con, use, contacts: pl.DataFrame, points: list[date], set
     champion = (contacts["is_active"] & (contacts["buying_role"] == "champion")).to_numpy()
     is_quiet = np.zeros((contacts.height, len(points)), dtype=bool)
     if champion.any():
-        touched = _touched_in_window(con, use, contacts.filter(pl.Series(champion))["contact_id"].to_list(), points,
-                                     settings.champion_quiet_days)
-        is_quiet[champion, :] = ~touched
+        touched = _touched_in_window(con, use, contacts, points, settings.champion_quiet_days, filters)
+        is_quiet[champion, :] = ~touched[champion, :]
     return is_left, is_quiet
 
 
@@ -120,7 +127,7 @@ def champion_status(con, points: Sequence[date], filters: Filters, settings: Set
         use = marts_current(con)
     points = sorted(set(points))
     contacts = _champion_contacts(con, filters)
-    is_left, is_quiet = _champion_matrices(con, use, contacts, points, settings)
+    is_left, is_quiet = _champion_matrices(con, use, contacts, points, settings, filters)
     n = len(points)
     return contacts.select("account_id", "contact_id", "full_name", "buying_role").select(
         pl.all().repeat_by(n).explode()
@@ -132,13 +139,20 @@ def champion_status(con, points: Sequence[date], filters: Filters, settings: Set
     )
 
 
+def champion_flags_from_status(status: pl.DataFrame) -> pl.DataFrame:
+    """champion_left, champion_quiet per account and as_of (METRICS.md) from champion_status: any of its
+    champion / decision-maker contacts left / quiet (the same rows as champion_flags)."""
+    return status.group_by("account_id", "as_of").agg(
+        champion_left=pl.col("is_left").any(), champion_quiet=pl.col("is_quiet").any())
+
+
 def champion_flags(con, points: Sequence[date], filters: Filters, settings: Settings, use: bool | None = None):
     """Per account (with a champion or decision maker) and as_of: champion_left, champion_quiet."""
     if use is None:
         use = marts_current(con)
     points = sorted(set(points))
-    contacts = _champion_contacts(con, filters)
-    is_left, is_quiet = _champion_matrices(con, use, contacts, points, settings)
+    contacts = _champion_contacts(con, filters, with_names=False)
+    is_left, is_quiet = _champion_matrices(con, use, contacts, points, settings, filters)
     accounts, index = np.unique(contacts["account_id"].to_numpy().astype(str), return_inverse=True)
     n_acc, n = len(accounts), len(points)
     left = np.zeros((n_acc, n), dtype=bool)
@@ -155,90 +169,122 @@ def champion_flags(con, points: Sequence[date], filters: Filters, settings: Sett
     })
 
 
-def _touched_in_window(con, use, contact_ids: list[str], points: list[date], window_days: int) -> np.ndarray:
-    """contacts × points: whether the contact had an activity in as_of − (window_days − 1) … as_of.
+def _touched_in_window(con, use, contacts: pl.DataFrame, points: list[date], window_days: int,
+                       filters: Filters) -> np.ndarray:
+    """contacts × points: whether the contact had an activity in as_of − (window_days − 1) … as_of (computed for
+    the active champions of the accounts passing `filters`; False for every other row of `contacts`).
 
     Reads only the contact-days from the earliest window start to the latest as_of: each day goes to the first
     as_of on or after it, the latest day per contact is carried forward over the as_of dates, and a contact is
-    touched at an as_of when that latest day is inside its window."""
+    touched at an as_of when that latest day is inside its window. The champions are selected in the query
+    (a semi-join on the contacts table), not passed in as a list of ids."""
     start = points[0] - E.days(window_days - 1)
-    day_list, bucket_list = [], []
-    j, day = 0, start
-    while day <= points[-1]:
-        while points[j] < day:
-            j += 1
-        day_list.append(day)
-        bucket_list.append(points[j])
-        day += E.days(1)
-    latest = E.query(
-        con,
-        f"""WITH daymap AS (SELECT unnest(?::DATE[]) AS day, unnest(?::DATE[]) AS bucket),
-                 ids AS (SELECT unnest(?::VARCHAR[]) AS contact_id, generate_subscripts(?::VARCHAR[], 1) - 1 AS k)
-            SELECT ids.k, m.bucket AS as_of, max(t.d) AS last_d
-            FROM {E.mart(con, "mart_contact_activity", use)} t JOIN daymap m ON m.day = t.d
-            JOIN ids ON ids.contact_id = t.contact_id
-            WHERE t.d BETWEEN ?::DATE AND ?::DATE
-            GROUP BY ids.k, m.bucket""",
-        [day_list, bucket_list, contact_ids, contact_ids, start, points[-1]],
-    )
-    point_index = {p: i for i, p in enumerate(points)}
-    last = np.full((len(contact_ids), len(points)), np.iinfo(np.int64).min, dtype=np.int64)
+    filter_sql, filter_params = E.account_filter_sql(filters, "c.account_id")
+    champions = f"SELECT c.contact_id FROM contacts c WHERE {_ACTIVE_CHAMPION} {filter_sql}"
+    source = E.mart(con, "mart_contact_activity", use)
+    if len(points) <= E._CASE_BOUNDS:
+        # few as_of dates: the bucket (index of the first as_of on or after the day) is a short CASE chain
+        bucket = "CASE " + " ".join("WHEN t.d <= ?::DATE THEN ?::INTEGER" for _ in points) + " END"
+        latest = E.query(
+            con,
+            f"""SELECT t.contact_id, {bucket} AS k, max(t.d) AS last_d FROM {source} t
+                WHERE t.d BETWEEN ?::DATE AND ?::DATE AND t.contact_id IN ({champions})
+                GROUP BY ALL""",
+            [*[x for i, p in enumerate(points) for x in (p, i)], start, points[-1], *filter_params],
+        )
+    else:
+        day_list, bucket_list = [], []
+        j, day = 0, start
+        while day <= points[-1]:
+            while points[j] < day:
+                j += 1
+            day_list.append(day)
+            bucket_list.append(j)
+            day += E.days(1)
+        latest = E.query(
+            con,
+            f"""WITH daymap AS (SELECT unnest(?::DATE[]) AS day, unnest(?::INTEGER[]) AS k)
+                SELECT t.contact_id, m.k, max(t.d) AS last_d
+                FROM {source} t JOIN daymap m ON m.day = t.d
+                WHERE t.d BETWEEN ?::DATE AND ?::DATE AND t.contact_id IN ({champions})
+                GROUP BY ALL""",
+            [day_list, bucket_list, start, points[-1], *filter_params],
+        )
+    last = np.full((contacts.height, len(points)), np.iinfo(np.int64).min, dtype=np.int64)
     if latest.height:
-        rows = latest["k"].cast(pl.Int64).to_numpy()
-        cols = latest["as_of"].cast(pl.Date).replace_strict(point_index, return_dtype=pl.Int64).to_numpy()
-        last[rows, cols] = latest["last_d"].cast(pl.Date).cast(pl.Int64).to_numpy()
+        rows = contacts.select("contact_id", _r=pl.int_range(pl.len(), dtype=pl.Int64))
+        hit = latest.join(rows, on="contact_id", how="inner")
+        last[hit["_r"].to_numpy(), hit["k"].cast(pl.Int64).to_numpy()] = (
+            hit["last_d"].cast(pl.Date).cast(pl.Int64).to_numpy())
     last = np.maximum.accumulate(last, axis=1)
     point_days = np.array([(p - E._EPOCH).days for p in points], dtype=np.int64)
     return last >= point_days[None, :] - (window_days - 1)
 
 
 def last_activity_dates(con, contact_ids: Sequence[str], as_of: date, lookback_days: int = 365,
-                        use: bool | None = None) -> dict[str, date]:
-    """The latest activity date of each contact in as_of − (lookback_days − 1) … as_of (absent when none)."""
+                        use: bool | None = None, silent_days: int = 0) -> dict[str, date]:
+    """The latest activity date of each contact in as_of − (lookback_days − 1) … as_of (absent when none).
+
+    `silent_days`: the contacts are known to have no activity in the last silent_days days (quiet champions),
+    so those days are not read (reading the contact ids of a year of contact-days is what this costs)."""
     if not contact_ids:
         return {}
     if use is None:
         use = marts_current(con)
+    first, newest = as_of - E.days(lookback_days - 1), as_of - E.days(max(int(silent_days), 0))
+    if newest < first:
+        return {}
     rows = E.query(
         con,
         f"""SELECT t.contact_id, max(t.d) AS last_d FROM {E.mart(con, "mart_contact_activity", use)} t
             WHERE t.d BETWEEN ?::DATE AND ?::DATE AND t.contact_id IN (SELECT unnest(?::VARCHAR[]))
             GROUP BY t.contact_id""",
-        [as_of - E.days(lookback_days - 1), as_of, list(contact_ids)],
+        [first, newest, list(contact_ids)],
     )
     return dict(zip(rows["contact_id"].to_list(), rows["last_d"].to_list()))
 
 
 def _wallet_inputs(con, points, filters) -> pl.DataFrame:
     """wallet_current per account and as_of: the year(as_of) total row, else the sum of that year's product-line
-    rows; when that year has no rows, the same for the latest earlier year."""
-    cond, params = filters.sql("a")
-    return E.query(
+    rows; when that year has no rows, the same for the latest earlier year. Only accounts with a wallet row in
+    or before the year are listed (the callers left-join it: the others have no wallet_current)."""
+    filter_sql, params = E.account_filter_sql(filters, "w.account_id")
+    years = E.query(
         con,
         f"""
-        WITH w AS (
-            SELECT account_id, year,
-                   count(*) FILTER (WHERE nullif(trim(product_line), '') IS NULL) AS total_rows,
-                   sum(wallet_amount) FILTER (WHERE nullif(trim(product_line), '') IS NULL) AS total_amount,
-                   sum(wallet_amount) FILTER (WHERE nullif(trim(product_line), '') IS NOT NULL) AS line_amount
-            FROM wallet GROUP BY account_id, year
-        ), g AS (
-            SELECT a.account_id, p.as_of, year(p.as_of)::BIGINT AS as_of_year
-            FROM accounts a CROSS JOIN (SELECT unnest(?::DATE[]) AS as_of) p WHERE {cond}
+        SELECT account_id, year,
+               CASE WHEN total_rows > 0 THEN total_amount ELSE line_amount END AS wallet_current
+        FROM (
+            SELECT w.account_id, w.year,
+                   count(*) FILTER (WHERE nullif(trim(w.product_line), '') IS NULL) AS total_rows,
+                   sum(w.wallet_amount) FILTER (WHERE nullif(trim(w.product_line), '') IS NULL) AS total_amount,
+                   sum(w.wallet_amount) FILTER (WHERE nullif(trim(w.product_line), '') IS NOT NULL) AS line_amount
+            FROM wallet w WHERE w.year <= ? {filter_sql} GROUP BY w.account_id, w.year
         )
-        SELECT g.account_id, g.as_of, w.year AS wallet_year,
-               CASE WHEN w.total_rows > 0 THEN w.total_amount ELSE w.line_amount END AS wallet_current
-        FROM g ASOF LEFT JOIN w ON w.account_id = g.account_id AND g.as_of_year >= w.year
         """,
-        [list(points), *params],
+        [max((p.year for p in points), default=0), *params],
     )
+    parts = []
+    latest_of_year: dict[int, pl.DataFrame] = {}
+    for p in points:
+        if p.year not in latest_of_year:
+            # the latest year ≤ year(as_of) of each account ((account_id, year) is unique after the GROUP BY)
+            latest_of_year[p.year] = years.filter(pl.col("year") <= p.year).sort("year").group_by(
+                "account_id").last()
+        parts.append(latest_of_year[p.year].select(
+            "account_id", pl.lit(p, dtype=pl.Date).alias("as_of"), pl.col("year").alias("wallet_year"),
+            "wallet_current"))
+    return pl.concat(parts) if parts else pl.DataFrame(schema={
+        "account_id": pl.String, "as_of": pl.Date, "wallet_year": years.schema["year"],
+        "wallet_current": years.schema["wallet_current"]})
 
 
-def wallet_share_at(con, as_of: date, filters: Filters | None = None) -> pl.DataFrame:
+def wallet_share_at(con, as_of: date, filters: Filters | None = None, use: bool | None = None) -> pl.DataFrame:
     """revenue_ttm, wallet_current, share_of_wallet and is_share_of_wallet_above_1 per account passing the
     filters at as_of, computed exactly as metrics_at does but from the revenue running totals alone."""
     filters = filters or NO_FILTERS
-    use = marts_current(con)
+    if use is None:
+        use = marts_current(con)
     keys = ["account_id", "as_of"]
     frame = E.points_frame(E.accounts_frame(con, filters), [as_of])
     revenue = E.account_cumulative(con, [E.Measure("revenue", "t.rev_amount", offsets=(0, DAYS_TTM))], [as_of],
@@ -282,28 +328,35 @@ HEALTH_OFFSETS = (0, DAYS_90, DAYS_PRIOR_90_END, DAYS_TTM)
 
 def metrics_at(
     con, points: Sequence[date], filters: Filters | None = None, settings: Settings | None = None,
-    with_health: bool = True, offsets: Sequence[int] = ALL_OFFSETS,
+    with_health: bool = True, offsets: Sequence[int] = ALL_OFFSETS, champions: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Every account key of METRICS.md for each account passing `filters` at each as_of in `points`.
 
-    With offsets=HEALTH_OFFSETS (health history) the prior-TTM figures are left null."""
+    With offsets=HEALTH_OFFSETS (health history) the prior-TTM figures are left null. `champions`: the
+    champion_flags of these points and filters when the caller already has them (champion_flags_from_status)."""
     settings = settings or Settings()
     filters = filters or NO_FILTERS
     points = sorted(set(E._as_date(p) for p in points))
     use = marts_current(con)
-    accounts = E.accounts_frame(con, filters)
-    frame = E.points_frame(accounts, points)
     keys = ["account_id", "as_of"]
 
-    frame = frame.join(_cumulative_inputs(con, use, points, filters, settings, offsets), on=keys, how="left")
+    # The running totals (the biggest read) on this thread, the other reads meanwhile on other cursors.
+    champ_job = E.in_background(con, lambda cur: champion_flags(cur, points, filters, settings, use)) \
+        if champions is None else None
+    side = E.in_background(con, lambda cur: (E.accounts_frame(cur, filters), _wallet_inputs(cur, points, filters)))
+    cumulative = _cumulative_inputs(con, use, points, filters, settings, offsets)
+    accounts, wallet = side.result()
+    champ = champ_job.result() if champ_job is not None else champions.select(
+        "account_id", "as_of", "champion_left", "champion_quiet")
+    frame = E.points_frame(accounts, points)
+    frame = frame.join(cumulative, on=keys, how="left")
     # Sums of nothing are 0; "last" dates stay null.
     fill = [c for c in frame.columns if "__" in c and not c.startswith(("last_d", "last_review", "last_plan"))]
     frame = frame.with_columns(pl.col(fill).fill_null(0))
-    champ = champion_flags(con, points, filters, settings, use)
     frame = frame.join(champ, on=keys, how="left").with_columns(
         pl.col("champion_left").fill_null(False), pl.col("champion_quiet").fill_null(False)
     )
-    frame = frame.join(_wallet_inputs(con, points, filters), on=keys, how="left")
+    frame = frame.join(wallet, on=keys, how="left")
     frame = derive(frame, settings)
     if with_health:
         frame = add_health(frame, settings)

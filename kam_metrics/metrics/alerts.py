@@ -8,9 +8,10 @@ from datetime import date, timedelta
 import polars as pl
 
 from kam_metrics.filters import Filters
+from kam_metrics.marts import marts_current
 from kam_metrics.metrics import _engine as E
 from kam_metrics.metrics.accounts import (
-    HEALTH_OFFSETS, champion_status, last_activity_dates, metrics_at, wallet_share_at,
+    HEALTH_OFFSETS, champion_flags_from_status, champion_status, last_activity_dates, metrics_at, wallet_share_at,
 )
 from kam_metrics.settings import Settings
 
@@ -44,13 +45,24 @@ def alerts(con, as_of: date | None = None, filters: Filters | None = None,
     # The relationship alerts concern key accounts only, so their health (now and a week ago) is computed for
     # them alone; share_of_wallet_above_1 concerns every account and needs only revenue and wallet.
     key_filters = replace(filters, key_only=True)
-    f = metrics_at(con, [before, as_of], key_filters, settings, offsets=HEALTH_OFFSETS)
+    use = marts_current(con)
+    # Share of wallet of every account, read meanwhile on a second cursor.
+    wallet_job = E.in_background(con, lambda cur: wallet_share_at(cur, as_of, filters, use=use))
+    # Champion status once, at both dates: its per-account flags feed the health, its contacts the details.
+    status = champion_status(con, [before, as_of], key_filters, settings, use)
+    # A quiet champion has no activity in the last champion_quiet_days days: the lookup of its last activity
+    # (for the detail) starts before them, and runs meanwhile on another cursor.
+    quiet_ids = status.filter((pl.col("as_of") == as_of) & pl.col("is_quiet"))["contact_id"].to_list()
+    last_job = E.in_background(con, lambda cur: last_activity_dates(
+        cur, quiet_ids, as_of, LAST_ACTIVITY_LOOKBACK_DAYS, use, silent_days=settings.champion_quiet_days))
+    f = metrics_at(con, [before, as_of], key_filters, settings, offsets=HEALTH_OFFSETS,
+                   champions=champion_flags_from_status(status))
     key_now = f.filter(pl.col("as_of") == as_of)
     prev = f.filter(pl.col("as_of") == before).select(
         "account_id", pl.col("band").alias("band_before"), pl.col("health").alias("health_before"))
     key_now = key_now.join(prev, on="account_id", how="left")
     key_ids = key_now["account_id"]
-    over_wallet = wallet_share_at(con, as_of, filters).filter(
+    over_wallet = wallet_job.result().filter(
         pl.col("is_share_of_wallet_above_1") & ~pl.col("account_id").is_in(key_ids.implode()))
     # Only key accounts and accounts with a share of wallet above 1 can have an alert.
     now = pl.concat([key_now, over_wallet], how="diagonal_relaxed")
@@ -60,10 +72,10 @@ def alerts(con, as_of: date | None = None, filters: Filters | None = None,
         rows.append({"account_id": account_id, "account_name": name, "alert": kind, "detail": detail,
                      "severity": SEVERITY[kind]})
 
-    champions = champion_status(con, [as_of], key_filters, settings).filter(
-        pl.col("account_id").is_in(key_ids.implode()) & (pl.col("is_left") | pl.col("is_quiet")))
-    last_dates = last_activity_dates(con, champions.filter(pl.col("is_quiet"))["contact_id"].to_list(), as_of,
-                                     LAST_ACTIVITY_LOOKBACK_DAYS)
+    champions = status.filter(
+        (pl.col("as_of") == as_of) & pl.col("account_id").is_in(key_ids.implode())
+        & (pl.col("is_left") | pl.col("is_quiet")))
+    last_dates = last_job.result()
     left_by: dict[str, list[str]] = {}
     quiet_by: dict[str, list[str]] = {}
     for c in champions.iter_rows(named=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 import polars as pl
 
 from kam_metrics.filters import Filters
@@ -145,23 +146,34 @@ def health_movement(con, date_from: date, date_to: date, filters: Filters | None
     frame = metrics_at(con, [date_from, date_to], E.only_accounts(filters, account_id), settings,
                        offsets=HEALTH_OFFSETS)
     cols = [*CONTRIBUTION_COLUMNS, "health"]
-    long = frame.select("account_id", "as_of", *cols).unpivot(
-        index=["account_id", "as_of"], on=cols, variable_name="component", value_name="contribution"
-    ).with_columns(pl.col("component").str.replace("^contribution_", ""))
-    start = long.filter(pl.col("as_of") == date_from).select(
-        "account_id", "component", pl.col("contribution").alias("contribution_from"))
-    end = long.filter(pl.col("as_of") == date_to).select(
-        "account_id", "component", pl.col("contribution").alias("contribution_to"))
-    out = start.join(end, on=["account_id", "component"], how="full", coalesce=True)
+    components = [*HEALTH_COMPONENTS, "health"]
+    # metrics_at has one row per account and as_of, sorted by account: the rows of each date line up, and
+    # account-major × component order is the order of the output (account_id, then the component order).
+    start = frame.filter(pl.col("as_of") == date_from)
+    end = frame.filter(pl.col("as_of") == date_to)
+    if not start["account_id"].equals(end["account_id"]):  # cannot happen; the general way, to be safe
+        both = start.select("account_id", *cols).join(end.select("account_id", *cols), on="account_id", how="full",
+                                                      coalesce=True, suffix="__to").sort("account_id")
+        start = both.select("account_id", *cols)
+        end = both.select("account_id", *[pl.col(f"{c}__to").alias(c) for c in cols])
+
+    def flat(rows: pl.DataFrame) -> pl.Series:
+        """The contributions of every account, account by account, in the component order (nulls kept)."""
+        values = rows.select(pl.col(cols).cast(pl.Float64).fill_null(0.0)).to_numpy().ravel()
+        missing = rows.select(pl.col(cols).is_null()).to_numpy().ravel()
+        return pl.DataFrame({"v": values, "missing": missing}).select(
+            pl.when(pl.col("missing")).then(None).otherwise(pl.col("v"))).to_series()
+
+    n = start.height
+    out = pl.DataFrame({
+        "account_id": start["account_id"].gather(np.repeat(np.arange(n), len(cols))),
+        "component": pl.Series(components * n, dtype=pl.String),
+        "contribution_from": flat(start).alias("contribution_from") if n else pl.Series([], dtype=pl.Float64),
+        "contribution_to": flat(end).alias("contribution_to") if n else pl.Series([], dtype=pl.Float64),
+    })
     is_health = pl.col("component") == "health"
-    out = out.with_columns(
+    return out.with_columns(
         change=pl.when(is_health).then(pl.col("contribution_to") - pl.col("contribution_from"))
-        .otherwise(pl.col("contribution_to").fill_null(0.0) - pl.col("contribution_from").fill_null(0.0))
-    )
-    order = {c: i for i, c in enumerate([*HEALTH_COMPONENTS, "health"])}
-    return (
-        out.with_columns(date_from=pl.lit(date_from), date_to=pl.lit(date_to),
-                         _o=pl.col("component").replace_strict(order, return_dtype=pl.Int32))
-        .sort("account_id", "_o")
-        .select("account_id", "component", "contribution_from", "contribution_to", "change", "date_from", "date_to")
-    )
+        .otherwise(pl.col("contribution_to").fill_null(0.0) - pl.col("contribution_from").fill_null(0.0)),
+        date_from=pl.lit(date_from), date_to=pl.lit(date_to),
+    ).select("account_id", "component", "contribution_from", "contribution_to", "change", "date_from", "date_to")

@@ -19,8 +19,7 @@ PROGRAMME_KEYS = (
 COMPARE_DAYS = 7  # value_7d_ago
 
 
-def _growth(rows: pl.DataFrame) -> float | None:
-    ttm, prior = float(rows["revenue_ttm"].sum()), float(rows["revenue_prior_ttm"].sum())
+def _growth(ttm: float, prior: float) -> float | None:
     return 100.0 * (ttm - prior) / prior if prior > 0 else None
 
 
@@ -30,30 +29,48 @@ def _pct(part: int, whole: int) -> float | None:
 
 def programme_values(f: pl.DataFrame, s: Settings) -> dict[str, float | None]:
     """Every Programme key from the account rows (with health) of one as_of."""
-    key = f.filter(pl.col("is_key_account"))
-    non_key = f.filter(~pl.col("is_key_account"))
-    n_key = key.height
-    total_rev = float(f["revenue_ttm"].sum())
-    key_rev = float(key["revenue_ttm"].sum())
-    responses = float(key["nps_responses_365d"].sum())
-    with_health = key.filter(pl.col("health").is_not_null())
-    multithreaded = key.filter(
-        (pl.col("engaged_contacts_90d") >= s.multithread_min_contacts) & pl.col("decision_maker_engaged_90d")
-    ).height
+    key = pl.col("is_key_account")
+    scored = key & pl.col("health").is_not_null()
+
+    def count(condition: pl.Expr) -> pl.Expr:
+        return condition.fill_null(False).sum()
+
+    # One pass over the rows: every sum and count of the keys below (filters as in "the key accounts that …").
+    v = f.select(
+        n_key=count(key),
+        total_rev=pl.col("revenue_ttm").sum(),
+        key_rev=pl.col("revenue_ttm").filter(key).sum(),
+        key_prior=pl.col("revenue_prior_ttm").filter(key).sum(),
+        non_key_rev=pl.col("revenue_ttm").filter(~key).sum(),
+        non_key_prior=pl.col("revenue_prior_ttm").filter(~key).sum(),
+        responses=pl.col("nps_responses_365d").filter(key).sum(),
+        nps_net=pl.col("nps_net_365d").filter(key).sum(),
+        sponsored=count(key & pl.col("has_sponsor")),
+        on_cadence=count(key & (pl.col("cadence_status") == "on_cadence")),
+        multithreaded=count(key & (pl.col("engaged_contacts_90d") >= s.multithread_min_contacts)
+                            & pl.col("decision_maker_engaged_90d")),
+        n_scored=count(scored),
+        health_mean=pl.col("health").filter(scored).mean(),
+        green=count(scored & (pl.col("band") == "green")),
+        amber=count(scored & (pl.col("band") == "amber")),
+        red=count(scored & (pl.col("band") == "red")),
+    ).row(0, named=True)
+    n_key = int(v["n_key"])
+    total_rev, key_rev, responses = float(v["total_rev"]), float(v["key_rev"]), float(v["responses"])
     return {
         "key_account_count": float(n_key),
         "key_account_count_in_guidance": 1.0 if s.key_account_min <= n_key <= s.key_account_max else 0.0,
         "key_revenue_share_pct": 100.0 * key_rev / total_rev if total_rev != 0 else None,
-        "key_revenue_growth_pct": _growth(key),
-        "non_key_revenue_growth_pct": _growth(non_key),
-        "programme_nps": 100.0 * float(key["nps_net_365d"].sum()) / responses if responses else None,
-        "sponsor_coverage_pct": _pct(key.filter(pl.col("has_sponsor")).height, n_key),
-        "cadence_compliance_pct": _pct(key.filter(pl.col("cadence_status") == "on_cadence").height, n_key),
-        "multithreaded_pct": _pct(multithreaded, n_key),
-        "health_mean": float(with_health["health"].mean()) if with_health.height else None,
-        "green_count": float(with_health.filter(pl.col("band") == "green").height),
-        "amber_count": float(with_health.filter(pl.col("band") == "amber").height),
-        "red_count": float(with_health.filter(pl.col("band") == "red").height),
+        "key_revenue_growth_pct": _growth(key_rev, float(v["key_prior"])),
+        "non_key_revenue_growth_pct": _growth(float(v["non_key_rev"]), float(v["non_key_prior"])),
+        "programme_nps": 100.0 * float(v["nps_net"]) / responses if responses else None,
+        "sponsor_coverage_pct": _pct(int(v["sponsored"]), n_key),
+        "cadence_compliance_pct": _pct(int(v["on_cadence"]), n_key),
+        "multithreaded_pct": _pct(int(v["multithreaded"]), n_key),
+        "health_mean": float(v["health_mean"]) if v["n_scored"] else None,
+        "green_count": float(v["green"]),
+        "amber_count": float(v["amber"]),
+        "red_count": float(v["red"]),
     }
 
 
