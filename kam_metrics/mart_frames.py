@@ -12,6 +12,7 @@ SQL definition, row for row.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import numpy as np
@@ -101,6 +102,7 @@ class MartBuilder:
             "contact_id",
             (pl.col("seniority") == "c_level").fill_null(False).alias("is_c_level"),
             pl.col("buying_role").is_in(_DECISION_ROLES).fill_null(False).alias("is_decision_maker"),
+            (pl.col("buying_role") == "champion").fill_null(False).alias("is_champion"),
         )
 
     def _grouped(self, frame: pl.DataFrame, date_column: str, aggs: list[pl.Expr]) -> pl.DataFrame:
@@ -184,16 +186,15 @@ class MartBuilder:
 
     # -- assembly ---------------------------------------------------------------------------------------
     def frames(self):
-        """Every mart as stored, one at a time ((name, frame), freeing what it used): the same columns,
-        types and row order as its `MART_SQL` SELECT."""
-        yield "mart_activity_weekly", self._activity_weekly()
+        """Every mart as stored, one at a time ((name, frame), freeing what it used): the same rows, columns and
+        types as its `MART_SQL` SELECT, in the same order (mart_account_daily: by week, account, day)."""
         yield "mart_revenue_pl_daily", self._revenue_pl_daily()
         self.revenue_lines = None
+        yield "mart_champion_activity", self._champion_activity()
         grid = _DayGrid(self._ranks(), self._account_parts())
-        self.parts, self.activity_types = [], None
-        yield "mart_contact_activity", self._contact_activity()
-        self.contact_days = None
+        self.parts, self.activity_types, self.contact_days = [], None, None
         yield "mart_account_daily", grid.daily(self.accounts)
+        yield "mart_activity_weekly", grid.activity_weekly(self.accounts)
         yield "mart_account_weekly_cum", grid.weekly_cum(self.accounts, self.today)
 
     def _ranks(self) -> np.ndarray:
@@ -233,10 +234,11 @@ class MartBuilder:
                             "dm_delta": np.where(is_dm, delta, 0.0)}
 
     def _contact_flag_codes(self) -> pl.DataFrame:
-        """is_c_level / is_decision_maker by contact code (False for a contact not in contacts)."""
+        """is_c_level / is_decision_maker / is_champion by contact code (False for a contact not in contacts)."""
         codes = pl.DataFrame({"contact_id": pl.Series(self.contacts.values, dtype=pl.String)})
         if self.contact_flags is None:
-            return codes.with_columns(is_c_level=pl.lit(False), is_decision_maker=pl.lit(False))
+            return codes.with_columns(is_c_level=pl.lit(False), is_decision_maker=pl.lit(False),
+                                      is_champion=pl.lit(False))
         return codes.join(self.contact_flags, on="contact_id", how="left", maintain_order="left").fill_null(False)
 
     def _in_order(self, frame: pl.DataFrame, day: str = "d") -> pl.DataFrame:
@@ -250,39 +252,21 @@ class MartBuilder:
             *[pl.col(c).cast(pl.Int32).cast(pl.Date) for c in day_columns],
         )
 
-    def _contact_activity(self) -> pl.DataFrame:
+    def _champion_activity(self) -> pl.DataFrame:
         schema = {"contact_id": pl.String, "d": pl.Date, "touches": pl.Int64}
         if self.contact_days is None:
             return pl.DataFrame(schema=schema)
-        d = self.contact_days["d"].to_numpy()
+        is_champion = self._contact_flag_codes()["is_champion"].to_numpy()
+        days = self.contact_days.filter(pl.Series(is_champion[self.contact_days["c"].to_numpy()]))
+        d = days["d"].to_numpy()
         offset = d - d.min() if len(d) else d
         small = np.int16 if len(d) and offset.max() < np.iinfo(np.int16).max else np.int64
-        order = np.argsort(offset.astype(small), kind="stable")  # by day (a radix sort for 16-bit keys)
-        days = self.contact_days[order]
+        days = days[np.argsort(offset.astype(small), kind="stable")]  # by day (a radix sort for 16-bit keys)
         return pl.DataFrame({
             "contact_id": self.contacts.decode(days["c"]),
             "d": days["d"].cast(pl.Int32).cast(pl.Date),
             "touches": days["touches"],
         }, schema=schema)
-
-    def _activity_weekly(self) -> pl.DataFrame:
-        schema = {"week_start": pl.Date, "account_id": pl.String, "activity_type": pl.String, "touches": pl.Int64}
-        if self.activity_types is None:
-            return pl.DataFrame(schema=schema)
-        group, t = np.nonzero(self.activity_counts)
-        long = pl.DataFrame({
-            "a": self.activity_types["a"].to_numpy()[group], "d": self.activity_types["d"].to_numpy()[group], "t": t,
-            "touches": self.activity_counts[group, t].astype(np.int64),
-        })
-        weekly = (
-            long.with_columns(pl.col("d").cast(pl.Int32).cast(pl.Date).dt.truncate("1w").alias("w"))
-            .group_by("w", "a", "t").agg(pl.col("touches").sum())
-            .pipe(self._in_order, day="w")
-        )
-        return weekly.select(
-            pl.col("w").alias("week_start"), self.accounts.decode(weekly["a"]).alias("account_id"),
-            pl.Series(ACTIVITY_TYPES).gather(weekly["t"]).alias("activity_type"), "touches",
-        )
 
     def _revenue_pl_daily(self) -> pl.DataFrame:
         schema = {"account_id": pl.String, "d": pl.Date, "product_line": pl.String, "amount": pl.Float64,
@@ -294,26 +278,38 @@ class MartBuilder:
 
 
 
-class _DayGrid:
-    """Every (account, day) with data, in mart order (day, then account_id), over dense integer cells.
+def _sunday(days: np.ndarray) -> np.ndarray:
+    """The Sunday ending each day's ISO week (1970-01-01, day 0, was a Thursday)."""
+    return days - (days + 3) % 7 + 6
 
-    A cell is day index × accounts + account rank, the day index counting only days that have data, so the
-    parts land in their rows by array indexing: no sort, no join.
+
+class _DayGrid:
+    """Every (account, day) with data over dense integer cells, ordered by (week, account_id, day).
+
+    A cell is (week index × accounts + account rank) × 7 + weekday, the week index counting only weeks that
+    have data, so the parts land in their rows by array indexing (no sort, no join) and the rows of one week
+    and account are adjacent for the weekly running totals. The per-measure loops run on two threads (numpy
+    releases the GIL).
     """
 
     def __init__(self, ranks: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]]) -> None:
         self.ranks = ranks
-        self.n_accounts = max(len(ranks), 1)
+        na = self.n_accounts = max(len(ranks), 1)
         days = [d for _, d, _ in parts if len(d)]
-        self.low = int(min(x.min() for x in days)) if days else 0
-        span = int(max(x.max() for x in days)) - self.low + 1 if days else 1
-        has_day = np.zeros(span, dtype=bool)
+        self.first_sunday = int(min(_sunday(x).min() for x in days)) if days else 6
+        n_weeks_span = (int(max(_sunday(x).max() for x in days)) - self.first_sunday) // 7 + 1 if days else 1
+        has_week = np.zeros(n_weeks_span, dtype=bool)
         for d in days:
-            has_day[d - self.low] = True
-        self.day_of_index = np.flatnonzero(has_day) + self.low
-        index_of_day = np.cumsum(has_day) - 1
-        cells = [index_of_day[d - self.low] * self.n_accounts + ranks[a] for a, d, _ in parts]
-        occupied = np.zeros(len(self.day_of_index) * self.n_accounts, dtype=bool)
+            has_week[(_sunday(d) - self.first_sunday) // 7] = True
+        self.week_of_index = np.flatnonzero(has_week)
+        index_of_week = np.cumsum(has_week) - 1
+
+        def cell_of(a: np.ndarray, d: np.ndarray) -> np.ndarray:
+            week = index_of_week[(_sunday(d) - self.first_sunday) // 7]
+            return (week * na + ranks[a]) * 7 + (d + 3) % 7
+
+        cells = [cell_of(a, d) for a, d, _ in parts]
+        occupied = np.zeros(len(self.week_of_index) * na * 7, dtype=bool)
         for cell in cells:
             occupied[cell] = True
         self.cells = np.flatnonzero(occupied)
@@ -321,17 +317,53 @@ class _DayGrid:
         del occupied
         n = len(self.cells)
         self.values = {m: np.zeros(n) for m in ACCOUNT_MEASURES}
+        jobs = []
         for (_, _, measures), cell in zip(parts, cells):
             rows = row_of_cell[cell]
-            if len(rows) == len(np.unique(rows)) if len(rows) < 1000 else not _has_repeats(rows):
-                for m, v in measures.items():  # one value per row (each measure comes from one part)
-                    self.values[m][rows] = v
+            if not _has_repeats(rows):  # one value per row (each measure comes from one part)
+                jobs += [(self.values[m], rows, v, False) for m, v in measures.items()]
             else:
-                for m, v in measures.items():
-                    self.values[m] += np.bincount(rows, weights=v, minlength=n)
+                jobs += [(self.values[m], rows, v, True) for m, v in measures.items()]
         del row_of_cell
-        self.day = self.day_of_index[self.cells // self.n_accounts]
-        self.rank = self.cells % self.n_accounts
+
+        def place(job) -> None:
+            target, rows, v, adds = job
+            if adds:
+                target += np.bincount(rows, weights=v, minlength=len(target))
+            else:
+                target[rows] = v
+
+        _on_two_threads(place, jobs)
+        week_account = self.cells // 7
+        self.rank = week_account % na
+        self.week = self.week_of_index[week_account // na]  # weeks since first_sunday
+        self.day = self.first_sunday + 7 * self.week - 6 + (self.cells % 7)
+        self._group_sums: dict[str, np.ndarray] = {}
+        # rows of one (week, account) are adjacent: where each group starts
+        self.group_starts = np.r_[0, np.flatnonzero(week_account[1:] != week_account[:-1]) + 1] if n else \
+            np.zeros(0, dtype=np.int64)
+
+    def group_sums(self, m: str) -> np.ndarray:
+        """The measure summed per (week, account) group, in group order."""
+        if m not in self._group_sums:
+            self._group_sums[m] = np.add.reduceat(self.values[m], self.group_starts) if len(self.group_starts) \
+                else np.zeros(0)
+        return self._group_sums[m]
+
+    def activity_weekly(self, accounts: _Codes) -> pl.DataFrame:
+        """mart_activity_weekly: touches per ISO week (its Monday), account and activity type, where not zero."""
+        counts = np.column_stack([self.group_sums(f"n_{v}") for v in ACTIVITY_TYPES]) if len(self.group_starts) \
+            else np.zeros((0, len(ACTIVITY_TYPES)))
+        group, t = np.nonzero(counts)
+        starts = self.group_starts[group]
+        code = self._code_of_rank()
+        return pl.DataFrame({
+            "week_start": pl.Series(self.first_sunday + 7 * self.week[starts] - 6, dtype=pl.Int64)
+            .cast(pl.Int32).cast(pl.Date),
+            "account_id": accounts.decode(pl.Series(code[self.rank[starts]])),
+            "activity_type": pl.Series(ACTIVITY_TYPES, dtype=pl.String).gather(t),
+            "touches": counts[group, t].astype(np.int64),
+        }, schema={"week_start": pl.Date, "account_id": pl.String, "activity_type": pl.String, "touches": pl.Int64})
 
     def _code_of_rank(self) -> np.ndarray:
         code = np.empty(len(self.ranks), dtype=np.int64)
@@ -344,15 +376,14 @@ class _DayGrid:
         return {name: np.where(self.values[src] > 0, self.day, low) for name, src in _DATE_MARKS.items()}
 
     def daily(self, accounts: _Codes) -> pl.DataFrame:
-        """mart_account_daily."""
+        """mart_account_daily (stored by week, account, day: a date-bounded scan still skips row groups)."""
         code = self._code_of_rank()
-        frame = pl.DataFrame({
+        return pl.DataFrame({
             "account_id": accounts.decode(pl.Series(code[self.rank])),
             "d": pl.Series(self.day, dtype=pl.Int64).cast(pl.Int32).cast(pl.Date),
             **{m: self.values[m] for m in ACCOUNT_MEASURES},
             **{c: _date_or_null(v) for c, v in self._dates().items()},
         })
-        return frame
 
     def weekly_cum(self, accounts: _Codes, today: date) -> pl.DataFrame:
         """mart_account_weekly_cum: running totals per account at every Sunday from its first week to the last
@@ -361,43 +392,55 @@ class _DayGrid:
                   **{c: pl.Date for c in ACCOUNT_DATES}}
         if not len(self.cells):
             return pl.DataFrame(schema=schema)
-        sunday = self.day - (self.day + 3) % 7 + 6  # 1970-01-01 was a Thursday; ISO weeks start on Monday
-        first_sunday = int(sunday.min())
-        week = (sunday - first_sunday) // 7
-        n_weeks_all = int(week.max()) + 1
-        today_days = (today - date(1970, 1, 1)).days
-        present = np.unique(sunday)
-        up_to_today = present[present <= today_days + 6]
-        last_week = (int((up_to_today if len(up_to_today) else present).max()) - first_sunday) // 7
-        n_weeks = last_week + 1
         na = self.n_accounts
-        wcell = week * na + self.rank
-        first_week = np.full(na, n_weeks_all, dtype=np.int64)
-        np.minimum.at(first_week, self.rank, week)
+        sundays = self.first_sunday + 7 * self.week_of_index
+        today_days = (today - date(1970, 1, 1)).days
+        up_to_today = sundays[sundays <= today_days + 6]
+        last_week = (int((up_to_today if len(up_to_today) else sundays).max()) - self.first_sunday) // 7
+        n_weeks = last_week + 1
+        first_week = np.full(na, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first_week, self.rank, self.week)
         grid_week = np.repeat(np.arange(n_weeks), na)
         keep = grid_week >= np.tile(first_week, n_weeks)
+        starts = self.group_starts
+        group_cells = self.week[starts] * na + self.rank[starts]
+        in_grid = group_cells < n_weeks * na
+        group_cells = group_cells[in_grid]
         columns: dict[str, np.ndarray] = {}
-        for m in ACCOUNT_MEASURES:
-            sums = np.bincount(wcell, weights=self.values[m], minlength=n_weeks_all * na)[: n_weeks * na]
-            columns[m] = np.cumsum(sums.reshape(n_weeks, na), axis=0).reshape(-1)[keep]
-        low = np.iinfo(np.int64).min
-        for c, values in self._dates().items():
-            latest = np.full(n_weeks_all * na, low, dtype=np.int64)
-            np.maximum.at(latest, wcell, values)
-            running = np.maximum.accumulate(latest[: n_weeks * na].reshape(n_weeks, na), axis=0)
-            columns[c] = running.reshape(-1)[keep]
+
+        def running_sum(m: str) -> None:
+            dense = np.zeros(n_weeks * na)
+            dense[group_cells] = self.group_sums(m)[in_grid]
+            columns[m] = np.cumsum(dense.reshape(n_weeks, na), axis=0).reshape(-1)[keep]
+
+        def running_max(item) -> None:
+            c, values = item
+            latest = np.full(n_weeks * na, np.iinfo(np.int64).min, dtype=np.int64)
+            latest[group_cells] = np.maximum.reduceat(values, starts)[in_grid]
+            columns[c] = np.maximum.accumulate(latest.reshape(n_weeks, na), axis=0).reshape(-1)[keep]
+
+        _on_two_threads(self.group_sums, list(ACCOUNT_MEASURES))
+        _on_two_threads(running_sum, list(ACCOUNT_MEASURES))
+        _on_two_threads(running_max, list(self._dates().items()))
         rank = np.tile(np.arange(na), n_weeks)[keep]
         code = self._code_of_rank()
         return pl.DataFrame({
             "account_id": accounts.decode(pl.Series(code[rank])),
-            "d": pl.Series(first_sunday + 7 * grid_week[keep], dtype=pl.Int64).cast(pl.Int32).cast(pl.Date),
+            "d": pl.Series(self.first_sunday + 7 * grid_week[keep], dtype=pl.Int64).cast(pl.Int32).cast(pl.Date),
             **{m: columns[m] for m in ACCOUNT_MEASURES},
             **{c: _date_or_null(columns[c]) for c in ACCOUNT_DATES},
         }, schema=schema)
 
 
+def _on_two_threads(work, items: list) -> None:
+    """work(item) for every item, on two threads (for numpy work, which releases the GIL)."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kam-marts") as pool:
+        for _ in pool.map(work, items):
+            pass
+
+
 def _has_repeats(rows: np.ndarray) -> bool:
-    return bool((np.bincount(rows) > 1).any())
+    return bool(len(rows)) and bool((np.bincount(rows) > 1).any())
 
 
 def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ import duckdb
 
 from kam_metrics.contract import ACTIVITY_TYPES, CASE_PRIORITIES, COST_CATEGORIES
 
-MART_VERSION = "9"
+MART_VERSION = "10"
 
 #: Days an activity keeps its contact "engaged" (METRICS.md: engaged_contacts_90d). A definition, not a setting.
 ENGAGEMENT_WINDOW_DAYS = 90
@@ -158,11 +158,11 @@ MART_SQL: dict[str, str] = {
         SELECT date_trunc('week', t.activity_date)::DATE AS week_start, t.account_id,
                {_enum_case("t.activity_type", ACTIVITY_TYPES, "other")} AS activity_type, count(*) AS touches
         FROM activities t GROUP BY ALL ORDER BY week_start, t.account_id""",
-    # Days on which a contact had an activity (per-contact last activity, quiet champions); a contact logged
-    # under two accounts on one day has a row per account.
-    "mart_contact_activity": """
+    # Days on which a champion (buying_role champion, active or not) had an activity: quiet champions and their
+    # last activity. A champion logged under two accounts on one day has a row per account.
+    "mart_champion_activity": """
         SELECT t.contact_id, t.activity_date AS d, count(*) AS touches
-        FROM activities t WHERE t.contact_id IS NOT NULL
+        FROM activities t WHERE t.contact_id IN (SELECT c.contact_id FROM contacts c WHERE c.buying_role = 'champion')
         GROUP BY t.account_id, t.contact_id, t.activity_date ORDER BY d""",
     # Revenue per account, day and product line (whitespace grid).
     "mart_revenue_pl_daily": f"""
@@ -257,8 +257,9 @@ _CHECKS: tuple[tuple[str, str, str], ...] = (
     ("mart_account_daily engaged periods (starts − ends)", "SELECT sum(engaged_delta) FROM mart_account_daily",
      "SELECT 0"),
     ("mart_activity_weekly touches", "SELECT sum(touches) FROM mart_activity_weekly", "SELECT count(*) FROM activities"),
-    ("mart_contact_activity touches", "SELECT sum(touches) FROM mart_contact_activity",
-     "SELECT count(*) FROM activities WHERE contact_id IS NOT NULL"),
+    ("mart_champion_activity touches", "SELECT sum(touches) FROM mart_champion_activity",
+     "SELECT count(*) FROM activities WHERE contact_id IN "
+     "(SELECT contact_id FROM contacts WHERE buying_role = 'champion')"),
     ("mart_revenue_pl_daily revenue", "SELECT sum(amount) FROM mart_revenue_pl_daily", "SELECT sum(amount) FROM revenue"),
     # the weekly running totals at each account's last week = its daily rows up to that Sunday
     ("mart_account_weekly_cum final running totals",

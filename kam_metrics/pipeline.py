@@ -30,7 +30,6 @@ from kam_metrics.importers import detect_format, get_importer
 from kam_metrics.importers.base import QUARANTINE_SCHEMA, SKIPPED_SCHEMA, ImportResult, LoadError
 from kam_metrics.mart_frames import MartBuilder
 from kam_metrics.settings import Settings
-from kam_metrics.validate import TableChecker
 from kam_metrics.verify import raw_checksum
 
 Progress = Callable[[str, float], None]
@@ -319,6 +318,10 @@ def _write_snapshot(con, load_id, result, present, tables, is_lazy, settings, st
     on its own cursor) while the main thread reads and checks the next table; progress is reported
     from the main thread only.
     """
+    # Imported here, not at the top: importing the checks (pandera, pandas) takes about a second, which the
+    # canonical importer spends reading the first big file.
+    from kam_metrics.validate import TableChecker
+
     checker = TableChecker(set(present), settings)
     mart_builder = MartBuilder(today=date.today())
     loaded: dict[str, int] = {}

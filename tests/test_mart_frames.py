@@ -13,9 +13,10 @@ from kam_metrics.marts import MART_NAMES, MART_SQL, marts_current, verify_marts
 
 # Rows that are unordered within a day in the SQL (ORDER BY d only, or ties on d, account_id).
 _TIE_KEYS = {
-    "mart_contact_activity": ["d", "contact_id", "touches"],
+    "mart_champion_activity": ["d", "contact_id", "touches"],
     "mart_activity_weekly": ["week_start", "account_id", "activity_type"],
     "mart_revenue_pl_daily": ["d", "account_id", "product_line"],
+    "mart_account_daily": ["d", "account_id"],  # stored by week, account, day
 }
 
 
@@ -55,7 +56,7 @@ def _edge_export() -> dict[str, str]:
         "contacts.csv": """\
             contact_id,account_id,full_name,seniority,buying_role
             C1,A1,Ann,c_level,decision_maker
-            C2,A1,Bob,manager,user
+            C2,A1,Bob,manager,champion
             C3,A2,Cy,,economic_buyer
             C4,A3,Di,c_level,
             """,
@@ -135,9 +136,20 @@ def test_engaged_periods_by_hand(make_export, load_folder, tmp_path):
         (d("2024-06-29"), -1.0, -1.0, -1.0),  # 03-31 + 90: the day after the first period
         (d("2024-06-30"), 1.0, 1.0, 1.0),
         (d("2024-09-28"), -1.0, -1.0, -1.0),
-        (d("2024-09-29"), 2.0, 1.0, 1.0),  # C1 again and C2 (manager, user)
+        (d("2024-09-29"), 2.0, 1.0, 1.0),  # C1 again and C2 (manager, champion)
         (d("2024-12-28"), -2.0, -1.0, -1.0),
     ]
+
+
+def test_champion_activity_holds_champions_only(make_export, load_folder, tmp_path):
+    load_folder(make_export(_edge_export()))
+    con = warehouse.connect_current(tmp_path / "data")
+    try:
+        rows = con.sql("SELECT contact_id, d, touches FROM mart_champion_activity ORDER BY d").fetchall()
+    finally:
+        con.close()
+    future = date.today() + timedelta(days=40)
+    assert rows == [("C2", date(2024, 9, 29), 1), ("C2", future, 1)]
 
 
 @pytest.mark.parametrize("files", [{"activities.csv": "activity_id,account_id,activity_date,activity_type\n"}])

@@ -6,6 +6,7 @@ text for the common parser. Whole-file problems raise LoadError naming the file 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -16,6 +17,64 @@ from kam_metrics.importers.base import ImportResult, LoadError, quarantine_frame
 from kam_metrics.importers.files import read_raw_csv, read_raw_parquet
 
 READABLE = (".csv", ".parquet")
+#: Files at least this big are not read ahead beside another big one (see _ReadAhead).
+BIG_FILE_BYTES = 64 * 1024 * 1024
+
+
+def _read_text(path: Path):
+    return read_raw_parquet(path) if path.suffix.lower() == ".parquet" else read_raw_csv(path)
+
+
+class _ReadAhead:
+    """Reads an export's files in order on a background thread, ahead of the consumer as long as every file it
+    holds that the consumer has not finished with is small: the first big file is read while the small tables
+    before it are checked (and while the checks are imported), and a big file never waits beside another.
+    `take(i)` hands file i over (raising its read error, if any) and tells the reader the files before i are done.
+    """
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+        self.sizes = [p.stat().st_size for p in paths]
+        self.done_before = 0  # files before this index are finished with
+        self.results: dict[int, tuple] = {}
+        self.stopped = False
+        self.cond = threading.Condition()
+        threading.Thread(target=self._run, name="kam-read-ahead", daemon=True).start()
+
+    def _may_read(self, i: int) -> bool:
+        return self.stopped or all(self.sizes[j] < BIG_FILE_BYTES for j in range(self.done_before, i))
+
+    def _run(self) -> None:
+        for i, path in enumerate(self.paths):
+            with self.cond:
+                self.cond.wait_for(lambda: self._may_read(i))
+                if self.stopped:
+                    return
+            try:
+                value = (_read_text(path), None)
+            except BaseException as error:  # handed to the consumer by take(), in file order
+                value = (None, error)
+            with self.cond:
+                self.results[i] = value
+                self.cond.notify_all()
+            if value[1] is not None:
+                return
+
+    def take(self, i: int):
+        with self.cond:
+            self.done_before = i
+            self.cond.notify_all()
+            self.cond.wait_for(lambda: i in self.results)
+            text, error = self.results.pop(i)
+        if error is not None:
+            raise error
+        return text
+
+    def close(self) -> None:
+        with self.cond:
+            self.stopped = True
+            self.results.clear()
+            self.cond.notify_all()
 
 
 def find_table_files(folder: Path) -> dict[str, Path]:
@@ -78,10 +137,17 @@ class CanonicalImporter:
                 file=f"{missing[0]}.csv",
             )
         result = ImportResult(format=self.name, source_path=str(folder))
+        ahead = _ReadAhead(list(files.values()))
 
         def tables() -> Iterator[tuple[str, pl.DataFrame]]:
-            for table, path in files.items():
-                text = read_raw_parquet(path) if path.suffix.lower() == ".parquet" else read_raw_csv(path)
+            try:
+                yield from read(ahead)
+            finally:
+                ahead.close()
+
+        def read(ahead: _ReadAhead) -> Iterator[tuple[str, pl.DataFrame]]:
+            for i, table in enumerate(files):
+                text = ahead.take(i)
                 raw = text.raw
                 result.raw_files.append(raw)
                 staged = stage_table(table, raw.frame, raw.name)
@@ -136,7 +202,7 @@ def read_extra_tables(
         if table in built_here:
             notes.append(f"{path.name}: ignored ({importer}'s own export gives {table})")
             continue
-        text = read_raw_parquet(path) if path.suffix.lower() == ".parquet" else read_raw_csv(path)
+        text = _read_text(path)
         raw = text.raw
         raw_files.append(raw)
         for row, reason in text.malformed:

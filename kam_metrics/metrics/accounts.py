@@ -181,7 +181,7 @@ def _touched_in_window(con, use, contacts: pl.DataFrame, points: list[date], win
     start = points[0] - E.days(window_days - 1)
     filter_sql, filter_params = E.account_filter_sql(filters, "c.account_id")
     champions = f"SELECT c.contact_id FROM contacts c WHERE {_ACTIVE_CHAMPION} {filter_sql}"
-    source = E.mart(con, "mart_contact_activity", use)
+    source = E.mart(con, "mart_champion_activity", use)
     if len(points) <= E._CASE_BOUNDS:
         # few as_of dates: the bucket (index of the first as_of on or after the day) is a short CASE chain
         bucket = "CASE " + " ".join("WHEN t.d <= ?::DATE THEN ?::INTEGER" for _ in points) + " END"
@@ -223,7 +223,8 @@ def _touched_in_window(con, use, contacts: pl.DataFrame, points: list[date], win
 
 def last_activity_dates(con, contact_ids: Sequence[str], as_of: date, lookback_days: int = 365,
                         use: bool | None = None, silent_days: int = 0) -> dict[str, date]:
-    """The latest activity date of each contact in as_of − (lookback_days − 1) … as_of (absent when none).
+    """The latest activity date of each champion contact (buying_role champion; mart_champion_activity holds no
+    other contact) in as_of − (lookback_days − 1) … as_of (absent when none).
 
     `silent_days`: the contacts are known to have no activity in the last silent_days days (quiet champions),
     so those days are not read (reading the contact ids of a year of contact-days is what this costs)."""
@@ -236,7 +237,7 @@ def last_activity_dates(con, contact_ids: Sequence[str], as_of: date, lookback_d
         return {}
     rows = E.query(
         con,
-        f"""SELECT t.contact_id, max(t.d) AS last_d FROM {E.mart(con, "mart_contact_activity", use)} t
+        f"""SELECT t.contact_id, max(t.d) AS last_d FROM {E.mart(con, "mart_champion_activity", use)} t
             WHERE t.d BETWEEN ?::DATE AND ?::DATE AND t.contact_id IN (SELECT unnest(?::VARCHAR[]))
             GROUP BY t.contact_id""",
         [first, newest, list(contact_ids)],
