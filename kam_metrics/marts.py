@@ -1,14 +1,16 @@
 """Per-account daily aggregates ("marts") built once per load, so an as_of query scans aggregates, not raw rows.
 
-`build_marts(con, settings)` runs inside a new (writable) snapshot after the checked tables are stored.
-Every mart holds settings-independent counts and sums only (touches by activity type, cases by priority,
+A load computes them from the checked frames while it stores them (`kam_metrics.mart_frames`, the same rows
+as the SELECTs below, tested row for row); `build_marts(con)` builds them with SQL in an existing writable
+snapshot. Every mart holds settings-independent counts and sums only (touches by activity type, cases by priority,
 revenue with and without a known cost of goods, …); weights, costs and default margins are applied at
 query time, so editing kam.toml never needs a reload.
 
 Each mart is a plain SELECT over the canonical tables (`MART_SQL`). `mart_source(con, name)` returns the
 stored table when the snapshot has current marts, else the SELECT inline: the metrics work on any snapshot
 (also an old or read-only one without marts), only slower. Daily marts share one shape: `account_id`, `d`
-(the date), then measures; they are stored sorted by `d` so a date-bounded scan skips row groups.
+(the date), then measures; they are stored in date order (mart_account_daily by week, account, day) so a
+date-bounded scan skips row groups.
 """
 
 from __future__ import annotations

@@ -281,6 +281,20 @@ class _LoadedRows:
         return raw.frame.filter(pl.Series(~is_loaded))
 
 
+def _announced(tables, present: list[str], report):
+    """The (table, staged) iterator, reporting "reading <table>" before each is asked for (tables come in the
+    order of `present`): the main thread's time per table runs from one such event to the next."""
+    iterator = iter(tables)
+    for i in range(len(present) + 1):
+        if i < len(present):
+            report(f"reading {present[i]}", 0.0)
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        yield item
+
+
 def _latest_date(frame: pl.DataFrame, column: str, today: date) -> date | None:
     return frame[column].filter(frame[column] <= today).max()
 
@@ -371,7 +385,7 @@ def _write_snapshot(con, load_id, result, present, tables, is_lazy, settings, st
 
     jobs: list[Future] = []
     try:
-        for i, (table, staged) in enumerate(tables):
+        for i, (table, staged) in enumerate(_announced(tables, present, report)):
             fraction = 0.35 + 0.45 * i / max(len(present), 1)
             if i == 0:
                 report("checking", fraction, pause=True)
