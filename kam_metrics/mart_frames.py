@@ -12,6 +12,7 @@ SQL definition, row for row.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
@@ -119,8 +120,15 @@ class MartBuilder:
         low = int(d.min()) if len(d) else 0
         span = int(d.max()) - low + 1 if len(d) else 1
         n_types = len(ACTIVITY_TYPES)
-        # touches per (account, day, type): sort the packed keys and count the runs
-        key, touches = _runs((a * span + (d - low)) * n_types + t)
+        # touches per (account, day, type): sort the packed keys and count the runs (in place: these arrays are
+        # ten million long, and every fresh one costs page faults)
+        keys = np.multiply(a, span)
+        keys += d
+        keys -= low
+        keys *= n_types
+        keys += t
+        key, touches = _runs(keys)
+        del keys
         day_key = key // n_types
         first = np.r_[True, day_key[1:] != day_key[:-1]] if len(key) else np.zeros(0, dtype=bool)
         group = np.cumsum(first) - 1
@@ -130,10 +138,19 @@ class MartBuilder:
         self.activity_types = pl.DataFrame({"a": cell // span, "d": cell % span + low})
         self.activity_counts = by_type
         # touches per (account, contact, day), sorted that way
-        has_contact = frame["contact_id"].is_not_null().to_numpy()
-        c = self.contacts.encode(frame["contact_id"].filter(pl.Series(has_contact))).to_numpy()
+        contact = frame["contact_id"]
+        if contact.null_count():
+            has_contact = contact.is_not_null().to_numpy()
+            contact, a, d = contact.filter(pl.Series(has_contact)), a[has_contact], d[has_contact]
+        c = self.contacts.encode(contact).to_numpy()
         n_contacts = max(len(self.contacts), 1)
-        key, touches = _runs((a[has_contact] * n_contacts + c) * span + (d[has_contact] - low))
+        keys = np.multiply(a, n_contacts)
+        keys += c
+        keys *= span
+        keys += d
+        keys -= low
+        key, touches = _runs(keys)
+        del keys
         self.contact_days = pl.DataFrame({
             "a": key // (span * n_contacts), "c": (key // span) % n_contacts, "d": key % span + low,
             "touches": touches,
@@ -313,7 +330,8 @@ class _DayGrid:
         for cell in cells:
             occupied[cell] = True
         self.cells = np.flatnonzero(occupied)
-        row_of_cell = np.cumsum(occupied, dtype=np.int64) - 1
+        row_of_cell = np.cumsum(occupied, dtype=np.int64 if len(occupied) >= 2**31 else np.int32)
+        row_of_cell -= 1
         del occupied
         n = len(self.cells)
         self.values = {m: np.zeros(n) for m in ACCOUNT_MEASURES}
@@ -408,10 +426,17 @@ class _DayGrid:
         group_cells = group_cells[in_grid]
         columns: dict[str, np.ndarray] = {}
 
+        buffers = threading.local()
+
         def running_sum(m: str) -> None:
-            dense = np.zeros(n_weeks * na)
+            dense = getattr(buffers, "dense", None)
+            if dense is None:
+                dense = buffers.dense = np.empty(n_weeks * na)
+            dense[:] = 0.0
             dense[group_cells] = self.group_sums(m)[in_grid]
-            columns[m] = np.cumsum(dense.reshape(n_weeks, na), axis=0).reshape(-1)[keep]
+            grid = dense.reshape(n_weeks, na)
+            np.cumsum(grid, axis=0, out=grid)
+            columns[m] = dense[keep]
 
         def running_max(item) -> None:
             c, values = item
@@ -444,10 +469,10 @@ def _has_repeats(rows: np.ndarray) -> bool:
 
 
 def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct keys in order, how often each occurs)."""
+    """(distinct keys in order, how often each occurs); sorts `keys` in place."""
     if not len(keys):
         return keys, np.zeros(0, dtype=np.int64)
-    keys = np.sort(keys)
+    keys.sort()  # in place: the caller's array
     last = np.r_[np.flatnonzero(keys[1:] != keys[:-1]), len(keys) - 1]
     return keys[last], np.diff(np.r_[-1, last])
 
