@@ -83,7 +83,7 @@ class MartBuilder:
         self.contact_flags: pl.DataFrame | None = None  # contact_id, is_c_level, is_decision_maker
         self.parts: list[pl.DataFrame] = []  # account code `a`, day `d`, measures (Float64)
         self.activity_types: pl.DataFrame | None = None  # a, d of each (account, day) with activities
-        self.activity_counts = np.zeros((0, len(ACTIVITY_TYPES)))  # touches by type, a row per activity_types row
+        self.activity_counts = np.zeros((0, len(ACTIVITY_TYPES)), dtype=np.int32)  # touches by type, a row per activity_types row
         self.contact_days: pl.DataFrame | None = None  # a, c, d, touches
         self.revenue_lines: pl.DataFrame | None = None  # a, d, product_line, amount, rows
 
@@ -132,7 +132,7 @@ class MartBuilder:
         day_key = key // n_types
         first = np.r_[True, day_key[1:] != day_key[:-1]] if len(key) else np.zeros(0, dtype=bool)
         group = np.cumsum(first) - 1
-        by_type = np.zeros((int(first.sum()), n_types))
+        by_type = np.zeros((int(first.sum()), n_types), dtype=np.int32)  # held to the end of the load: compact
         by_type[group, key % n_types] = touches
         cell = day_key[first]
         self.activity_types = pl.DataFrame({"a": cell // span, "d": cell % span + low})
@@ -151,9 +151,10 @@ class MartBuilder:
         keys -= low
         key, touches = _runs(keys)
         del keys
+        # held to the end of the load: 32-bit columns (a day number fits: ±5.8 million years)
         self.contact_days = pl.DataFrame({
-            "a": key // (span * n_contacts), "c": (key // span) % n_contacts, "d": key % span + low,
-            "touches": touches,
+            "a": (key // (span * n_contacts)).astype(np.int32), "c": ((key // span) % n_contacts).astype(np.int32),
+            "d": (key % span + low).astype(np.int32), "touches": touches.astype(np.int32),
         })
 
     def _add_revenue(self, frame: pl.DataFrame) -> None:
@@ -282,7 +283,7 @@ class MartBuilder:
         return pl.DataFrame({
             "contact_id": self.contacts.decode(days["c"]),
             "d": days["d"].cast(pl.Int32).cast(pl.Date),
-            "touches": days["touches"],
+            "touches": days["touches"].cast(pl.Int64),
         }, schema=schema)
 
     def _revenue_pl_daily(self) -> pl.DataFrame:
