@@ -73,6 +73,10 @@ def _enum_codes(column: pl.Series, values: tuple[str, ...], fallback: str) -> pl
     return column.cast(pl.Enum(values), strict=False).to_physical().cast(pl.Int64).fill_null(values.index(fallback))
 
 
+class MartsTooLarge(Exception):
+    """The packed integer keys would overflow (billions of accounts × contacts × days): build the marts with SQL."""
+
+
 class MartBuilder:
     """Collects per-table partial aggregates from checked frames; `frames()` assembles the marts."""
 
@@ -120,6 +124,7 @@ class MartBuilder:
         low = int(d.min()) if len(d) else 0
         span = int(d.max()) - low + 1 if len(d) else 1
         n_types = len(ACTIVITY_TYPES)
+        _check_packable(len(self.accounts) + 1, span, n_types)
         # touches per (account, day, type): sort the packed keys and count the runs (in place: these arrays are
         # ten million long, and every fresh one costs page faults)
         keys = np.multiply(a, span)
@@ -144,6 +149,7 @@ class MartBuilder:
             contact, a, d = contact.filter(pl.Series(has_contact)), a[has_contact], d[has_contact]
         c = self.contacts.encode(contact).to_numpy()
         n_contacts = max(len(self.contacts), 1)
+        _check_packable(len(self.accounts) + 1, n_contacts, span)
         keys = np.multiply(a, n_contacts)
         keys += c
         keys *= span
@@ -419,14 +425,30 @@ class _DayGrid:
         n_weeks = last_week + 1
         first_week = np.full(na, np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(first_week, self.rank, self.week)
+        _on_two_threads(self.group_sums, list(ACCOUNT_MEASURES))
+        starts = self.group_starts
+        in_grid = self.week[starts] <= last_week
+        weeks_per_account = np.clip(last_week - first_week + 1, 0, None)
+        if _use_rectangle(n_weeks * na, int(weeks_per_account.sum())):
+            rank, week, columns = self._running_rectangle(n_weeks, first_week, in_grid)
+        else:
+            rank, week, columns = self._running_segments(weeks_per_account, first_week, in_grid)
+        code = self._code_of_rank()
+        return pl.DataFrame({
+            "account_id": accounts.decode(pl.Series(code[rank])),
+            "d": pl.Series(self.first_sunday + 7 * week, dtype=pl.Int64).cast(pl.Int32).cast(pl.Date),
+            **{m: columns[m] for m in ACCOUNT_MEASURES},
+            **{c: _date_or_null(columns[c]) for c in ACCOUNT_DATES},
+        }, schema=schema)
+
+    def _running_rectangle(self, n_weeks: int, first_week: np.ndarray, in_grid: np.ndarray):
+        """Running totals over a dense weeks × accounts array (when most of it is inside some account's span)."""
+        na = self.n_accounts
         grid_week = np.repeat(np.arange(n_weeks), na)
         keep = grid_week >= np.tile(first_week, n_weeks)
         starts = self.group_starts
-        group_cells = self.week[starts] * na + self.rank[starts]
-        in_grid = group_cells < n_weeks * na
-        group_cells = group_cells[in_grid]
+        group_cells = (self.week[starts] * na + self.rank[starts])[in_grid]
         columns: dict[str, np.ndarray] = {}
-
         buffers = threading.local()
 
         def running_sum(m: str) -> None:
@@ -445,17 +467,50 @@ class _DayGrid:
             latest[group_cells] = np.maximum.reduceat(values, starts)[in_grid]
             columns[c] = np.maximum.accumulate(latest.reshape(n_weeks, na), axis=0).reshape(-1)[keep]
 
-        _on_two_threads(self.group_sums, list(ACCOUNT_MEASURES))
         _on_two_threads(running_sum, list(ACCOUNT_MEASURES))
         _on_two_threads(running_max, list(self._dates().items()))
-        rank = np.tile(np.arange(na), n_weeks)[keep]
-        code = self._code_of_rank()
-        return pl.DataFrame({
-            "account_id": accounts.decode(pl.Series(code[rank])),
-            "d": pl.Series(self.first_sunday + 7 * grid_week[keep], dtype=pl.Int64).cast(pl.Int32).cast(pl.Date),
-            **{m: columns[m] for m in ACCOUNT_MEASURES},
-            **{c: _date_or_null(columns[c]) for c in ACCOUNT_DATES},
-        }, schema=schema)
+        return np.tile(np.arange(na), n_weeks)[keep], grid_week[keep], columns
+
+    def _running_segments(self, weeks_per_account: np.ndarray, first_week: np.ndarray, in_grid: np.ndarray):
+        """Running totals per account over its own weeks only (when the accounts' first weeks lie far apart,
+        e.g. one row dated a century back): a segment per account, accumulated by Polars per account."""
+        na = self.n_accounts
+        segment_start = np.cumsum(weeks_per_account) - weeks_per_account
+        rank = np.repeat(np.arange(na), weeks_per_account)
+        week = np.repeat(np.where(weeks_per_account > 0, first_week, 0), weeks_per_account) + (
+            np.arange(len(rank)) - np.repeat(segment_start, weeks_per_account))
+        starts = self.group_starts
+        at = (segment_start[self.rank[starts]] + self.week[starts] - first_week[self.rank[starts]])[in_grid]
+        low = np.iinfo(np.int64).min
+        frame = {"r": rank, "w": week}
+        for m in ACCOUNT_MEASURES:
+            values = np.zeros(len(rank))
+            values[at] = self.group_sums(m)[in_grid]
+            frame[m] = values
+        for c, values in self._dates().items():
+            latest = np.full(len(rank), low, dtype=np.int64)
+            latest[at] = np.maximum.reduceat(values, starts)[in_grid]
+            frame[c] = latest
+        running = pl.DataFrame(frame).with_columns(
+            *[pl.col(m).cum_sum().over("r") for m in ACCOUNT_MEASURES],
+            *[pl.col(c).cum_max().over("r") for c in ACCOUNT_DATES],
+        ).sort("w", "r")
+        return running["r"].to_numpy(), running["w"].to_numpy(), {
+            c: running[c].to_numpy() for c in (*ACCOUNT_MEASURES, *ACCOUNT_DATES)}
+
+
+def _check_packable(*sizes: int) -> None:
+    """MartsTooLarge unless a key packed from values below these sizes fits in 62 bits."""
+    product = 1
+    for size in sizes:
+        product *= max(int(size), 1)
+    if product >= 2**62:
+        raise MartsTooLarge(" × ".join(str(x) for x in sizes))
+
+
+def _use_rectangle(cells: int, rows: int) -> bool:
+    """Whether the dense weeks × accounts array is small enough next to the rows it yields."""
+    return cells <= 2 * rows + 1_000_000
 
 
 def _on_two_threads(work, items: list) -> None:

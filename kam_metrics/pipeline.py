@@ -28,7 +28,7 @@ from kam_metrics.archive import extract_zip
 from kam_metrics.contract import SOURCE_FILE, SOURCE_ROW, TABLE_ORDER, TABLES, warehouse_columns
 from kam_metrics.importers import detect_format, get_importer
 from kam_metrics.importers.base import QUARANTINE_SCHEMA, SKIPPED_SCHEMA, ImportResult, LoadError
-from kam_metrics.mart_frames import MartBuilder
+from kam_metrics.mart_frames import MartBuilder, MartsTooLarge
 from kam_metrics.settings import Settings
 from kam_metrics.verify import raw_checksum
 
@@ -399,7 +399,11 @@ def _write_snapshot(con, load_id, result, present, tables, is_lazy, settings, st
                 report("writing snapshot", fraction, pause=True)
             report(f"writing {table}", fraction)
             jobs.append(pool_for(checked).submit(_store_checked, con.cursor(), table, checked))
-            mart_builder.add(table, checked)  # while the writer stores it
+            if mart_builder is not None:
+                try:
+                    mart_builder.add(table, checked)  # while the writer stores it
+                except MartsTooLarge:
+                    mart_builder = None  # built with SQL once the tables are stored
             loaded[table] = checked.height
             quarantines.append(table_quarantine)
             if table in ("activities", "revenue"):
@@ -415,9 +419,9 @@ def _write_snapshot(con, load_id, result, present, tables, is_lazy, settings, st
         # The marts are computed while the writers finish, then stored on them too.
         _stage(progress, "precomputing aggregates", max(reached[0], 0.8))
         pools = [small_pool, big_pool]  # the marts alternate between the writers, biggest last
-        for i, (name, frame) in enumerate(mart_builder.frames()):
+        for i, (name, frame) in enumerate(mart_builder.frames() if mart_builder is not None else ()):
             jobs.append(pools[i % 2].submit(_store_frame, con.cursor(), name, frame))
-        del mart_builder
+        marts_by_sql, mart_builder = mart_builder is None, None
         for job in jobs:
             job.result()
         files = [job.result() for job in raw_jobs]
@@ -480,7 +484,10 @@ def _write_snapshot(con, load_id, result, present, tables, is_lazy, settings, st
         "export_date": result.export_date or "",
     }
     warehouse.write_frame(con, "snapshot_info", pl.DataFrame({"key": list(info), "value": list(info.values())}))
-    marts.mark_current(con)
+    if marts_by_sql:
+        marts.build_marts(con)  # (marks them current)
+    else:
+        marts.mark_current(con)
     return quarantine, counts, as_of
 
 

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from kam_metrics import warehouse
+from kam_metrics import mart_frames, warehouse
 from kam_metrics.marts import MART_NAMES, MART_SQL, marts_current, verify_marts
 
 # Rows that are unordered within a day in the SQL (ORDER BY d only, or ties on d, account_id).
@@ -114,6 +114,33 @@ def _edge_export() -> dict[str, str]:
 def test_edge_case_marts_equal_their_sql(make_export, load_folder, tmp_path):
     report = load_folder(make_export(_edge_export()))
     assert report.quarantined_rows == 0, report.quarantine
+    assert_marts_match_sql(tmp_path / "data")
+
+
+@pytest.mark.parametrize("rectangle", [True, False], ids=["dense-grid", "per-account-segments"])
+def test_weekly_totals_with_an_account_a_century_back(make_export, load_folder, tmp_path, monkeypatch, rectangle):
+    """One revenue row dated 1925: the weekly running totals of that account start then, the others' do not;
+    both ways of accumulating them give the SQL's rows."""
+    monkeypatch.setattr(mart_frames, "_use_rectangle", lambda cells, rows: rectangle)
+    files = _edge_export()
+    files["revenue.csv"] += "            R9,A2,1925-03-04,10,,Pumps,EUR\n"
+    report = load_folder(make_export(files))
+    assert report.quarantined_rows == 0, report.quarantine
+    assert_marts_match_sql(tmp_path / "data")
+
+
+def test_the_dense_grid_is_not_used_when_it_would_be_mostly_empty():
+    assert mart_frames._use_rectangle(170 * 10_000, 1_560_000)
+    assert not mart_frames._use_rectangle(5_300 * 10_000, 1_560_000)
+
+
+def test_marts_fall_back_to_sql_when_the_packed_keys_would_overflow(make_export, load_folder, tmp_path,
+                                                                     monkeypatch):
+    def too_large(self, frame):
+        raise mart_frames.MartsTooLarge("test")
+
+    monkeypatch.setattr(mart_frames.MartBuilder, "_add_activities", too_large)
+    load_folder(make_export(_edge_export()))
     assert_marts_match_sql(tmp_path / "data")
 
 
