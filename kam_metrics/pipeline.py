@@ -351,6 +351,7 @@ def _write_snapshot(con, load_id, result, present, tables, is_lazy, settings, st
     # ten million rows), small ones on a second writer alongside.
     big_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kam-store-big")
     small_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kam-store-small")
+    mart_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kam-store-marts")
 
     def pool_for(frame: pl.DataFrame) -> ThreadPoolExecutor:
         return big_pool if frame.height >= BIG_FRAME_ROWS else small_pool
@@ -416,11 +417,10 @@ def _write_snapshot(con, load_id, result, present, tables, is_lazy, settings, st
             if table not in loaded:
                 jobs.append(small_pool.submit(_store_checked, con.cursor(), table, checker.empty(table)))
                 loaded[table] = 0
-        # The marts are computed while the writers finish, then stored on them too.
+        # The marts are computed while the writers finish, and each is stored by whichever mart writer is free.
         _stage(progress, "precomputing aggregates", max(reached[0], 0.8))
-        pools = [small_pool, big_pool]  # the marts alternate between the writers, biggest last
-        for i, (name, frame) in enumerate(mart_builder.frames() if mart_builder is not None else ()):
-            jobs.append(pools[i % 2].submit(_store_frame, con.cursor(), name, frame))
+        for name, frame in mart_builder.frames() if mart_builder is not None else ():
+            jobs.append(mart_pool.submit(_store_frame, con.cursor(), name, frame))
         marts_by_sql, mart_builder = mart_builder is None, None
         for job in jobs:
             job.result()
@@ -428,6 +428,7 @@ def _write_snapshot(con, load_id, result, present, tables, is_lazy, settings, st
     finally:
         big_pool.shutdown(wait=True, cancel_futures=True)
         small_pool.shutdown(wait=True, cancel_futures=True)
+        mart_pool.shutdown(wait=True, cancel_futures=True)
     as_of = max(latest) if latest else None
     checked_quarantine = pl.concat(quarantines) if quarantines else pl.DataFrame(schema=QUARANTINE_SCHEMA)
     quarantine = pl.concat([result.quarantine.cast(QUARANTINE_SCHEMA), checked_quarantine]).sort(
