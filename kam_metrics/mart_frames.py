@@ -27,10 +27,6 @@ _DATE_MARKS = {"act_d": "touches", "rev_d": "rev_rows", "review_d": "reviews", "
 _DECISION_ROLES = ("decision_maker", "economic_buyer")
 
 
-def _physical(expr: pl.Expr) -> pl.Expr:
-    return expr.to_physical().cast(pl.Int64)
-
-
 class _Codes:
     """A growing dictionary of text ids (accounts or contacts) → dense integer codes."""
 
@@ -84,7 +80,7 @@ class MartBuilder:
         self.today = today or date.today()
         self.accounts = _Codes()
         self.contacts = _Codes()
-        self.contact_flags: pl.DataFrame | None = None  # contact_id, is_c_level, is_decision_maker
+        self.contact_flags: pl.DataFrame | None = None  # contact_id, is_c_level, is_decision_maker, is_champion
         self.parts: list[pl.DataFrame] = []  # account code `a`, day `d`, measures (Float64)
         self.activity_types: pl.DataFrame | None = None  # a, d of each (account, day) with activities
         self.activity_counts = np.zeros((0, len(ACTIVITY_TYPES)), dtype=np.int32)  # touches by type, a row per activity_types row
@@ -265,17 +261,6 @@ class MartBuilder:
                                       is_champion=pl.lit(False))
         return codes.join(self.contact_flags, on="contact_id", how="left", maintain_order="left").fill_null(False)
 
-    def _in_order(self, frame: pl.DataFrame, day: str = "d") -> pl.DataFrame:
-        """Sorted by day, then account_id (as the marts' ORDER BY d, account_id)."""
-        return frame.sort(pl.col(day), self.accounts.ranks().gather(frame["a"]))
-
-    def _decode(self, frame: pl.DataFrame, day_columns: list[str]) -> pl.DataFrame:
-        """Account codes back to account_id, day numbers back to dates."""
-        return frame.with_columns(
-            self.accounts.decode(frame["a"]).alias("account_id"),
-            *[pl.col(c).cast(pl.Int32).cast(pl.Date) for c in day_columns],
-        )
-
     def _champion_activity(self) -> pl.DataFrame:
         schema = {"contact_id": pl.String, "d": pl.Date, "touches": pl.Int64}
         if self.contact_days is None:
@@ -297,8 +282,12 @@ class MartBuilder:
                   "rows": pl.Int64}
         if self.revenue_lines is None:
             return pl.DataFrame(schema=schema)
-        lines = self._in_order(self.revenue_lines)
-        return self._decode(lines, ["d"]).select(*schema)
+        lines = self.revenue_lines
+        lines = lines.sort("d", self.accounts.ranks().gather(lines["a"]))  # ORDER BY d, account_id
+        return lines.select(
+            self.accounts.decode(lines["a"]).alias("account_id"), pl.col("d").cast(pl.Int32).cast(pl.Date),
+            "product_line", "amount", "rows",
+        ).cast(schema)
 
 
 

@@ -174,14 +174,13 @@ MART_SQL: dict[str, str] = {
 }
 
 MART_NAMES = tuple(MART_SQL)
-_BUILD_ORDER = MART_NAMES
 _INFO = "mart_info"
 
 
 def build_marts(con: duckdb.DuckDBPyConnection, settings=None) -> list[str]:
     """Create (or replace) every mart in the snapshot `con`; returns the mart names. Settings are not used."""
     con.execute("SET enable_progress_bar = false").fetchall()
-    for name in _BUILD_ORDER:
+    for name in MART_NAMES:
         sql = MART_SQL[name]
         con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}").fetchall()
     mark_current(con)

@@ -285,14 +285,13 @@ def _announced(tables, present: list[str], report):
     """The (table, staged) iterator, reporting "reading <table>" before each is asked for (tables come in the
     order of `present`): the main thread's time per table runs from one such event to the next."""
     iterator = iter(tables)
-    for i in range(len(present) + 1):
-        if i < len(present):
-            report(f"reading {present[i]}", 0.0)
-        try:
-            item = next(iterator)
-        except StopIteration:
+    for table in present:
+        report(f"reading {table}", 0.0)
+        item = next(iterator, None)
+        if item is None:
             return
         yield item
+    yield from iterator  # to its end, so the importer's read-ahead is closed now
 
 
 def _latest_date(frame: pl.DataFrame, column: str, today: date) -> date | None:
@@ -337,11 +336,11 @@ def _write_snapshot(con, load_id, result, present, tables, is_lazy, settings, st
     from kam_metrics.validate import TableChecker
 
     checker = TableChecker(set(present), settings)
-    mart_builder = MartBuilder(today=date.today())
+    today = date.today()
+    mart_builder = MartBuilder(today=today)
     loaded: dict[str, int] = {}
     quarantines: list[pl.DataFrame] = []
     latest: list[date] = []
-    today = date.today()
     raw_jobs: list[Future] = []
     used: set[str] = set()
     submitted = 0
