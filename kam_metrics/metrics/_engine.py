@@ -168,6 +168,21 @@ def days(n: int) -> timedelta:
 
 #: Up to this many bounds, daily rows are bucketed with a CASE chain; beyond it, through a day → bucket map join.
 _CASE_BOUNDS = 12
+
+
+def day_buckets(first_day: date, bounds: Sequence[date]) -> tuple[list[date], list[int]]:
+    """Every day from first_day to the last of the sorted `bounds`, with the index of the first bound on or after
+    it (the day → bucket map of a join)."""
+    day_list: list[date] = []
+    index_list: list[int] = []
+    j, day = 0, first_day
+    while day <= bounds[-1]:
+        while bounds[j] < day:
+            j += 1
+        day_list.append(day)
+        index_list.append(j)
+        day += days(1)
+    return day_list, index_list
 _EPOCH = date(1970, 1, 1)
 _NO_DAY = np.iinfo(np.int64).min  # "no date" while accumulating maxima of dates (as days since the epoch)
 
@@ -305,13 +320,9 @@ def _account_cumulative(con, measures, points, offsets, filters, use, edges) -> 
         bucket_list: list[date] = []
         for base, bs in groups.items():
             bs = sorted(bs)
-            j, day = 0, base + days(1)
-            while day <= bs[-1]:
-                while bs[j] < day:
-                    j += 1
-                day_list.append(day)
-                bucket_list.append(bs[j])
-                day += days(1)
+            group_days, group_index = day_buckets(base + days(1), bs)
+            day_list += group_days
+            bucket_list += [bs[j] for j in group_index]
         daily = query(
             con,
             f"WITH daymap AS (SELECT unnest(?::DATE[]) AS day, unnest(?::DATE[]) AS bucket) "

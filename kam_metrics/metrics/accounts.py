@@ -184,32 +184,20 @@ def _touched_in_window(con, use, contacts: pl.DataFrame, points: list[date], win
     source = E.mart(con, "mart_champion_activity", use)
     if len(points) <= E._CASE_BOUNDS:
         # few as_of dates: the bucket (index of the first as_of on or after the day) is a short CASE chain
+        daymap, daymap_join = "", ""
         bucket = "CASE " + " ".join("WHEN t.d <= ?::DATE THEN ?::INTEGER" for _ in points) + " END"
-        latest = E.query(
-            con,
-            f"""SELECT t.contact_id, {bucket} AS k, max(t.d) AS last_d FROM {source} t
-                WHERE t.d BETWEEN ?::DATE AND ?::DATE AND t.contact_id IN ({champions})
-                GROUP BY ALL""",
-            [*[x for i, p in enumerate(points) for x in (p, i)], start, points[-1], *filter_params],
-        )
+        bucket_params = [x for i, p in enumerate(points) for x in (p, i)]
     else:
-        day_list, bucket_list = [], []
-        j, day = 0, start
-        while day <= points[-1]:
-            while points[j] < day:
-                j += 1
-            day_list.append(day)
-            bucket_list.append(j)
-            day += E.days(1)
-        latest = E.query(
-            con,
-            f"""WITH daymap AS (SELECT unnest(?::DATE[]) AS day, unnest(?::INTEGER[]) AS k)
-                SELECT t.contact_id, m.k, max(t.d) AS last_d
-                FROM {source} t JOIN daymap m ON m.day = t.d
-                WHERE t.d BETWEEN ?::DATE AND ?::DATE AND t.contact_id IN ({champions})
-                GROUP BY ALL""",
-            [day_list, bucket_list, start, points[-1], *filter_params],
-        )
+        daymap = "WITH daymap AS (SELECT unnest(?::DATE[]) AS day, unnest(?::INTEGER[]) AS k) "
+        daymap_join, bucket = "JOIN daymap m ON m.day = t.d", "m.k"
+        bucket_params = list(E.day_buckets(start, points))
+    latest = E.query(
+        con,
+        f"""{daymap}SELECT t.contact_id, {bucket} AS k, max(t.d) AS last_d FROM {source} t {daymap_join}
+            WHERE t.d BETWEEN ?::DATE AND ?::DATE AND t.contact_id IN ({champions})
+            GROUP BY ALL""",
+        [*bucket_params, start, points[-1], *filter_params],
+    )
     last = np.full((contacts.height, len(points)), np.iinfo(np.int64).min, dtype=np.int64)
     if latest.height:
         rows = contacts.select("contact_id", _r=pl.int_range(pl.len(), dtype=pl.Int64))
