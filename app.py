@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from kam_metrics import charts, ui
+from kam_metrics.app import charts, ui
 
 view = ui.page(
     "Weekly review", ":material/dashboard:",

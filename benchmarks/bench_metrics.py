@@ -60,7 +60,7 @@ def targets(accounts: int) -> tuple[float, float]:
 
 
 def bench(data_dir: Path, repeat: int, as_of: date | None = None) -> dict:
-    from kam_metrics import warehouse
+    from kam_metrics.load import warehouse
     from kam_metrics.metrics import default_as_of
 
     con = warehouse.connect_current(data_dir)

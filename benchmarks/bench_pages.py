@@ -28,8 +28,8 @@ PAGES = [
 
 
 def demo_data_dir(root: Path) -> Path:
-    from kam_metrics.demo import write_demo
-    from kam_metrics.pipeline import load_export
+    from kam_metrics.generators.demo import write_demo
+    from kam_metrics.load.pipeline import load_export
 
     export = root / "demo_export"
     write_demo(export)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     t0 = time.perf_counter()
-    from kam_metrics.pipeline import load_export
+    from kam_metrics.load.pipeline import load_export
 
     events: list[tuple[str, float, int]] = []
     page = os.sysconf("SC_PAGE_SIZE")

@@ -1,7 +1,7 @@
 """The benchmark suite, one command: `uv run python -m benchmarks.run --scale 0.1 --out benchmarks/results`.
 
 Steps, each measured in its own child process (so every peak memory is that step's own):
-1. generate the canonical export at `--scale` (kam_metrics.scale; 1.0 = 10,000 accounts, 10 M activities);
+1. generate the canonical export at `--scale` (kam_metrics.generators.scale; 1.0 = 10,000 accounts, 10 M activities);
 2. load, `--repeat` times, in pairs on the same files: the FLOOR (Polars reads every CSV, DuckDB stores the
    frames, no checks), the PEER (pandas + pandera script with the same row checks) and `kam load`;
 3. every metrics-engine function on the loaded snapshot, cold and warm, including the health history of all
@@ -273,7 +273,7 @@ def run(scale: float, out: Path, work: Path, repeat: int, metric_repeat: int, pa
     gen = run_measured([py, "-m", "kam_metrics.cli", "demo", str(export), "--scale", repr(scale)], cwd=str(REPO))
     if gen["returncode"] != 0:
         raise RuntimeError(f"generating the export failed:\n{gen['stderr'][-4000:]}")
-    from kam_metrics.scale import scale_row_counts
+    from kam_metrics.generators.scale import scale_row_counts
 
     generate = {"wall_s": gen["wall_s"], "peak_rss_bytes": gen["peak_rss_bytes"], "rows": scale_row_counts(scale),
                 "export_bytes": sum(p.stat().st_size for p in export.iterdir())}

@@ -25,7 +25,7 @@ def page_files() -> list[Path]:
 
 
 def busiest_key_account(data_dir: Path) -> str | None:
-    from kam_metrics import warehouse
+    from kam_metrics.load import warehouse
 
     con = warehouse.connect_current(data_dir)
     try:
@@ -55,7 +55,9 @@ def bench(data_dir: Path, timeout: float = 300) -> dict:
     start = time.perf_counter()
     import plotly.graph_objects  # noqa: F401
 
-    from kam_metrics import charts, metrics, ui  # noqa: F401
+    from kam_metrics.app import charts, ui  # noqa: F401
+
+    from kam_metrics import metrics
     imports_s = time.perf_counter() - start
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout)
     pages = []

@@ -15,7 +15,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from kam_metrics.importers.base import LoadError
+from kam_metrics.load.importers.base import LoadError
 from kam_metrics.settings import ENV_DATA_DIR, SettingsError, load_settings, resolve_data_dir
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -109,11 +109,11 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_demo(args, data_dir: Path, settings) -> int:
     out = Path(args.out_dir)
     if args.scale is not None:
-        from kam_metrics.scale import write_scale_export
+        from kam_metrics.generators.scale import write_scale_export
 
         counts = write_scale_export(out, scale=args.scale)
     else:
-        from kam_metrics.demo import write_demo
+        from kam_metrics.generators.demo import write_demo
 
         counts = write_demo(out)
     total = sum(counts.values())
@@ -125,7 +125,7 @@ def cmd_demo(args, data_dir: Path, settings) -> int:
 
 
 def cmd_load(args, data_dir: Path, settings) -> int:
-    from kam_metrics.pipeline import load_export
+    from kam_metrics.load.pipeline import load_export
 
     report = load_export(args.path, data_dir, fmt=args.format, settings=settings, mapping=args.mapping)
     print(report.as_text())
@@ -134,7 +134,7 @@ def cmd_load(args, data_dir: Path, settings) -> int:
 
 def status_dict(data_dir: Path) -> dict:
     """What `kam status --json` prints."""
-    from kam_metrics import warehouse
+    from kam_metrics.load import warehouse
 
     con = warehouse.connect_current(data_dir)
     try:
@@ -180,7 +180,7 @@ def _write_output(text: str, out: str | None) -> None:
 
 
 def cmd_quarantine(args, data_dir: Path, settings) -> int:
-    from kam_metrics import warehouse
+    from kam_metrics.load import warehouse
     from kam_metrics.csv_export import csv_safe_frame
 
     con = warehouse.connect_current(data_dir)
@@ -196,7 +196,8 @@ def cmd_quarantine(args, data_dir: Path, settings) -> int:
 
 
 def cmd_report(args, data_dir: Path, settings) -> int:
-    from kam_metrics import report, warehouse
+    from kam_metrics import report
+    from kam_metrics.load import warehouse
     from kam_metrics.filters import Filters
 
     filters = Filters(
@@ -215,7 +216,7 @@ def cmd_report(args, data_dir: Path, settings) -> int:
 
 
 def cmd_mapping(args, data_dir: Path, settings) -> int:
-    from kam_metrics.importers import get_importer
+    from kam_metrics.load.importers import get_importer
 
     module = sys.modules[type(get_importer(args.format)).__module__]
     _write_output(module.mapping_template(), args.out)
@@ -223,7 +224,7 @@ def cmd_mapping(args, data_dir: Path, settings) -> int:
 
 
 def cmd_verify(args, data_dir: Path, settings) -> int:
-    from kam_metrics.verify import verify_snapshot
+    from kam_metrics.load.verify import verify_snapshot
 
     problems = verify_snapshot(data_dir)
     if problems:
@@ -243,9 +244,9 @@ def cmd_settings(args, data_dir: Path, settings) -> int:
 
 def ensure_demo_loaded(data_dir: Path, settings) -> None:
     """First run: write and load the demo export when the data directory has no snapshot."""
-    from kam_metrics import warehouse
-    from kam_metrics.demo import write_demo
-    from kam_metrics.pipeline import load_export
+    from kam_metrics.load import warehouse
+    from kam_metrics.generators.demo import write_demo
+    from kam_metrics.load.pipeline import load_export
 
     if warehouse.current_snapshot_path(data_dir) is not None:
         return

@@ -1,4 +1,4 @@
-"""Typed settings: every default of ../shared/METRICS.md plus the app's own, overridable by kam.toml.
+"""Typed settings: every default of docs/METRICS.md plus the app's own, overridable by kam.toml.
 
 The file is read from `--config PATH`, else `kam.toml` in the data directory. A key the settings do
 not know, or a value of the wrong type, is a `SettingsError` that names the key.
@@ -14,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from kam_metrics.contract import ACTIVITY_TYPES, CASE_PRIORITIES
+from kam_metrics.load.contract import ACTIVITY_TYPES, CASE_PRIORITIES
 
 ENV_DATA_DIR = "KAM_DATA_DIR"
 ENV_CONFIG = "KAM_CONFIG"

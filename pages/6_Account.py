@@ -5,7 +5,7 @@ Open /Account?account_id=… to go straight to an account.
 
 import streamlit as st
 
-from kam_metrics import charts, ui
+from kam_metrics.app import charts, ui
 from kam_metrics.filters import NO_FILTERS
 
 #: Activities listed on screen (newest first); the CSV download holds every activity of the 12 months.

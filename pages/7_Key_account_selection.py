@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kam_metrics import charts, ui
+from kam_metrics.app import charts, ui
 
 view = ui.page(
     "Key account selection", ":material/star:",

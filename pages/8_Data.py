@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kam_metrics import ui
+from kam_metrics.app import ui
 
 view = ui.page(
     "Data", ":material/database:",

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from kam_metrics.pipeline import LoadReport, load_export
+from kam_metrics.load.pipeline import LoadReport, load_export
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = REPO_ROOT.parent / "shared"
+SHARED = REPO_ROOT.parent / "shared"  # the specifications beside our CI; the repository carries copies in docs/
 
 # A minimal valid canonical export: the three required tables.
 BASE_EXPORT = {
@@ -72,7 +72,7 @@ def load_folder(tmp_path):
 
 @pytest.fixture(scope="session")
 def demo_export_dir(tmp_path_factory) -> Path:
-    from kam_metrics.demo import write_demo
+    from kam_metrics.generators.demo import write_demo
 
     out = tmp_path_factory.mktemp("demo") / "demo_export"
     write_demo(out)
@@ -85,3 +85,23 @@ def demo_data_dir(tmp_path_factory, demo_export_dir) -> Path:
     data_dir = tmp_path_factory.mktemp("demo_data")
     load_export(demo_export_dir, data_dir, fmt="kam")
     return data_dir
+
+
+def assert_close(actual, expected, *, rel: float = 1e-9, floor: float = 1e-9, label: str = "") -> None:
+    """Element-wise relative comparison of two float Series (as math.isclose: rel_tol=rel, abs_tol=floor).
+
+    Nulls must sit in the same places. The tiny absolute floor only lets values that should be 0 differ by
+    floating-point noise; anything larger is compared relative to its size, so sums of ~10^5 that differ in
+    the 12th digit (as they do between processors) are equal.
+    """
+    import polars as pl
+
+    a = pl.Series(actual, dtype=pl.Float64) if not isinstance(actual, pl.Series) else actual.cast(pl.Float64)
+    b = pl.Series(expected, dtype=pl.Float64) if not isinstance(expected, pl.Series) else expected.cast(pl.Float64)
+    assert a.len() == b.len(), f"{label}: {a.len()} values against {b.len()}"
+    assert (a.is_null() == b.is_null()).all(), f"{label}: nulls differ"
+    both = a.is_not_null() & b.is_not_null()
+    a, b = a.filter(both), b.filter(both)
+    scale = pl.DataFrame({"a": a.abs(), "b": b.abs()}).select(pl.max_horizontal("a", "b")).to_series()
+    bad = ((a - b).abs() > (scale * rel).clip(lower_bound=floor))
+    assert not bad.any(), f"{label}: {a.filter(bad).head(3).to_list()} against {b.filter(bad).head(3).to_list()}"

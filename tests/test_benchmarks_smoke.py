@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from kam_metrics.contract import TABLE_ORDER
-from kam_metrics.scale import scale_row_counts
+from kam_metrics.load.contract import TABLE_ORDER
+from kam_metrics.generators.scale import scale_row_counts
 
 REPO = Path(__file__).resolve().parent.parent
 # 1/10 of the reference size (1 million activities; about 30 s on the 2-core machine), as issue 7 asks of CI;

@@ -152,7 +152,7 @@ def test_every_page_draws_without_errors(app_url, page, shots, path):
 
 
 def test_account_deep_link(app_url, page, shots):
-    from kam_metrics.demo import CHAMPION_LEFT_ACCOUNT, account_names
+    from kam_metrics.generators.demo import CHAMPION_LEFT_ACCOUNT, account_names
 
     page.goto(f"{app_url}/Account?account_id={CHAMPION_LEFT_ACCOUNT}")
     settle(page, "Account")

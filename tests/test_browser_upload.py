@@ -15,8 +15,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from kam_metrics import warehouse
-from kam_metrics.demo import write_demo
+from kam_metrics.load import warehouse
+from kam_metrics.generators.demo import write_demo
 from tests.test_browser import browser, errors, page, screenshot, serve, settle, shots  # noqa: F401 (fixtures)
 
 BAD_DATES = 3  # activities whose date cannot be read
@@ -140,7 +140,7 @@ def test_a_zip_slip_archive_is_refused_clearly(upload_url, upload_data_dir, page
 def test_a_loader_failure_is_reported_without_a_traceback(tmp_path, demo_data_dir, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from kam_metrics import upload as upload_module
+    from kam_metrics.load import upload as upload_module
 
     data_dir = tmp_path / "data"
     shutil.copytree(demo_data_dir, data_dir)

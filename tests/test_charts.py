@@ -1,4 +1,4 @@
-"""The figure builders on small hand-made frames (kam_metrics.charts)."""
+"""The figure builders on small hand-made frames (kam_metrics.app.charts)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 import pytest
 
-from kam_metrics import charts
+from kam_metrics.app import charts
 
 
 def accounts_frame(**extra) -> pl.DataFrame:

@@ -31,10 +31,10 @@ from unittest.mock import MagicMock
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from kam_metrics import warehouse
-from kam_metrics.formatting import escape_markdown
-from kam_metrics.importers.base import LoadError
-from kam_metrics.pipeline import load_export
+from kam_metrics.load import warehouse
+from kam_metrics.app.formatting import escape_markdown
+from kam_metrics.load.importers.base import LoadError
+from kam_metrics.load.pipeline import load_export
 from kam_metrics.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ SESSIONS = 4
 STEP_TIMEOUT = 150.0  # seconds for one coordinated step; the whole test takes well under a minute when idle
 # Keep only the current snapshot: each load deletes the one the sessions were reading, the hardest case.
 LOAD_SETTINGS = Settings(keep_snapshots=1)
-SEEN_SNAPSHOT = "kam_snapshot_seen"  # kam_metrics.ui keeps the snapshot a session last drew here
+SEEN_SNAPSHOT = "kam_snapshot_seen"  # kam_metrics.app.ui keeps the snapshot a session last drew here
 
 
 @dataclass

@@ -9,10 +9,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from kam_metrics import demo
-from kam_metrics.contract import TABLES, TABLE_ORDER
-from kam_metrics.pipeline import load_export
-from kam_metrics.scale import REFERENCE_ROWS, scale_row_counts, write_scale_export
+from kam_metrics.generators import demo
+from kam_metrics.load.contract import TABLES, TABLE_ORDER
+from kam_metrics.load.pipeline import load_export
+from kam_metrics.generators.scale import REFERENCE_ROWS, scale_row_counts, write_scale_export
 
 END = demo.DEMO_END_DATE
 WEIGHT = {"email": 1, "call": 2, "meeting": 3, "workshop": 3, "site_visit": 4, "qbr": 5, "exec_meeting": 5, "other": 1}

@@ -1,4 +1,4 @@
-"""Formatting of figures, safe text and CSV exports (kam_metrics.formatting)."""
+"""Formatting of figures, safe text and CSV exports (kam_metrics.app.formatting)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import date
 import polars as pl
 from hypothesis import given, settings as hsettings, strategies as st
 
-from kam_metrics.formatting import (
+from kam_metrics.app.formatting import (
     MISSING, csv_safe_cell, currency_symbol, escape_markdown, format_count, format_date, format_metric,
     format_metric_delta, format_money, format_number, format_pct, format_points, format_ratio, frame_to_csv,
     join_names, metric_kind, safe_text,

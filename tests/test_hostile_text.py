@@ -20,12 +20,14 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from kam_metrics import csv_export, warehouse
-from kam_metrics.demo import CHAMPION_LEFT_ACCOUNT, write_demo
+from kam_metrics import csv_export
+
+from kam_metrics.load import warehouse
+from kam_metrics.generators.demo import CHAMPION_LEFT_ACCOUNT, write_demo
 from kam_metrics.filters import NO_FILTERS
-from kam_metrics.formatting import WORD_JOINER, frame_to_csv, safe_text
+from kam_metrics.app.formatting import WORD_JOINER, frame_to_csv, safe_text
 from kam_metrics.metrics import account_metrics, default_as_of
-from kam_metrics.pipeline import load_export
+from kam_metrics.load.pipeline import load_export
 from kam_metrics.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -272,7 +274,7 @@ def test_csv_downloads_neutralise_formulas(hostile):
         frame = account_metrics(con, default_as_of(con), NO_FILTERS, Settings())
     finally:
         con.close()
-    from kam_metrics.ui import display_frame
+    from kam_metrics.app.ui import display_frame
 
     rows = csv_rows(frame_to_csv(display_frame(frame.select("account_id", "account_name", "kam_owner",
                                                             "revenue_ttm", "health"))))

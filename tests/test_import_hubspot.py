@@ -22,9 +22,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from kam_metrics.contract import SOURCE_FILE, SOURCE_ROW
-from kam_metrics.importers.base import LoadError
-from kam_metrics.importers.hubspot import (
+from kam_metrics.load.contract import SOURCE_FILE, SOURCE_ROW
+from kam_metrics.load.importers.base import LoadError
+from kam_metrics.load.importers.hubspot import (
     DEFAULT_MAPPING,
     IMPORTER,
     OPEN_SECTIONS,
@@ -35,7 +35,7 @@ from kam_metrics.importers.hubspot import (
     region_for_country,
     split_ids,
 )
-from kam_metrics.importers.mapping import load_mapping
+from kam_metrics.load.importers.mapping import load_mapping
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hubspot"
 VIEW = FIXTURES / "view"
@@ -611,8 +611,8 @@ def test_value_helpers():
 
 
 def test_load_export_view_fixture_end_to_end(tmp_path):
-    from kam_metrics import warehouse
-    from kam_metrics.pipeline import load_export
+    from kam_metrics.load import warehouse
+    from kam_metrics.load.pipeline import load_export
 
     report = load_export(VIEW, tmp_path / "data", fmt="auto")
     assert report.format == "hubspot"
@@ -638,8 +638,8 @@ def test_load_export_view_fixture_end_to_end(tmp_path):
 
 
 def test_load_export_allprops_fixture_end_to_end(tmp_path):
-    from kam_metrics import warehouse
-    from kam_metrics.pipeline import load_export
+    from kam_metrics.load import warehouse
+    from kam_metrics.load.pipeline import load_export
 
     report = load_export(ALLPROPS, tmp_path / "data", fmt="hubspot", mapping=CUSTOM_STAGES)
     assert report.quarantine.is_empty()
@@ -673,7 +673,7 @@ def test_load_export_allprops_fixture_end_to_end(tmp_path):
 
 
 def test_load_export_swedish_fixture_end_to_end(tmp_path):
-    from kam_metrics.pipeline import load_export
+    from kam_metrics.load.pipeline import load_export
 
     report = load_export(SWEDISH, tmp_path / "data", fmt="auto", mapping=SWEDISH_MAPPING)
     assert report.format == "hubspot"

@@ -14,10 +14,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from kam_metrics.contract import SOURCE_FILE, SOURCE_ROW
-from kam_metrics.importers.base import LoadError
-from kam_metrics.importers.mapping import load_mapping
-from kam_metrics.importers.salesforce import (
+from kam_metrics.load.contract import SOURCE_FILE, SOURCE_ROW
+from kam_metrics.load.importers.base import LoadError
+from kam_metrics.load.importers.mapping import load_mapping
+from kam_metrics.load.importers.salesforce import (
     DEFAULT_MAPPING,
     IMPORTER,
     OPEN_SECTIONS,
@@ -27,11 +27,11 @@ from kam_metrics.importers.salesforce import (
     parse_date,
     seniority_from_title,
 )
-from kam_metrics.importers.sf_ids import checksum_suffix, normalize_id
+from kam_metrics.load.importers.sf_ids import checksum_suffix, normalize_id
 from kam_metrics.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "salesforce"
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "salesforce-data-cloud-workshop"
+SAMPLE = Path(__file__).parent / "fixtures" / "salesforce-data-cloud-workshop"  # a copy of the shared sample
 
 # Which source files feed which staged table (for the accounting check).
 TABLE_SOURCES = {
@@ -201,7 +201,7 @@ def test_activity_type_rules(type_value, subtypes, subject, is_event, expected):
 
 
 # --------------------------------------------------------------------------------------------------
-# The real export in ../shared/samples
+# The real export (tests/fixtures/salesforce-data-cloud-workshop, BSD-3, see its SOURCE.txt)
 # --------------------------------------------------------------------------------------------------
 
 
@@ -816,7 +816,7 @@ def test_pipeline_loads_clean_fixtures_without_quarantine(load_folder, folder):
 
 
 def test_pipeline_weekly_export(load_folder):
-    from kam_metrics import warehouse
+    from kam_metrics.load import warehouse
 
     report = load_folder(FIXTURES / "weekly")  # auto-detected
     assert report.format == "salesforce"
@@ -842,13 +842,13 @@ def test_pipeline_weekly_export(load_folder):
     finally:
         con.close()
     assert files == [(7, 3)] and raw_rows == 3 and loaded == [(4,)]
-    from kam_metrics.verify import verify_snapshot
+    from kam_metrics.load.verify import verify_snapshot
 
     assert verify_snapshot(report.snapshot_path.parent.parent) == []
 
 
 def test_pipeline_converts_currencies_with_the_salesforce_rates(load_folder):
-    from kam_metrics import warehouse
+    from kam_metrics.load import warehouse
 
     report = load_folder(FIXTURES / "multicurrency", fmt="salesforce")
     assert report.quarantine.select("table", "reason").rows() == [
@@ -882,8 +882,8 @@ def test_pipeline_loads_the_real_export(load_folder):
 
 def test_programme_tables_beside_the_export_are_loaded_with_it(tmp_path):
     """Reviews, goals and wallet rarely live in a CRM: canonical files beside the export are loaded too."""
-    from kam_metrics.pipeline import load_export
-    from kam_metrics import warehouse
+    from kam_metrics.load.pipeline import load_export
+    from kam_metrics.load import warehouse
 
     folder = tmp_path / "weekly"
     shutil.copytree(FIXTURES / "weekly", folder)

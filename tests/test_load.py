@@ -8,8 +8,8 @@ from datetime import date
 import polars as pl
 import pytest
 
-from kam_metrics import warehouse
-from kam_metrics.importers.base import LoadError
+from kam_metrics.load import warehouse
+from kam_metrics.load.importers.base import LoadError
 
 
 def quarantine_of(report, table):
@@ -412,7 +412,7 @@ def test_unknown_accounts_in_a_large_export_are_quarantined(demo_export_dir, tmp
     """Regression: Polars 2.1 panicked formatting the reason for rows filtered out of a large table."""
     import shutil
 
-    from kam_metrics.pipeline import load_export
+    from kam_metrics.load.pipeline import load_export
 
     folder = tmp_path / "demo"
     shutil.copytree(demo_export_dir, folder)
@@ -431,7 +431,7 @@ def test_duplicate_ids_in_a_large_export_are_quarantined(demo_export_dir, tmp_pa
     """Regression: the same Polars 2.1 panic hit the duplicate-key reasons of a large table."""
     import shutil
 
-    from kam_metrics.pipeline import load_export
+    from kam_metrics.load.pipeline import load_export
 
     folder = tmp_path / "demo"
     shutil.copytree(demo_export_dir, folder)

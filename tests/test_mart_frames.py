@@ -1,4 +1,4 @@
-"""The marts a load computes in Polars (kam_metrics.mart_frames) equal their SQL definitions (marts.MART_SQL)."""
+"""The marts a load computes in Polars (kam_metrics.load.mart_frames) equal their SQL definitions (marts.MART_SQL)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from kam_metrics import mart_frames, warehouse
-from kam_metrics.marts import MART_NAMES, MART_SQL, marts_current, verify_marts
+from kam_metrics.load import mart_frames, warehouse
+from kam_metrics.load.marts import MART_NAMES, MART_SQL, marts_current, verify_marts
 
 # Rows that are unordered within a day in the SQL (ORDER BY d only, or ties on d, account_id).
 _TIE_KEYS = {

@@ -8,7 +8,7 @@ from datetime import timedelta
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from kam_metrics import warehouse
+from kam_metrics.load import warehouse
 from kam_metrics.filters import Filters, NO_FILTERS
 from kam_metrics.metrics import default_as_of, health_history, health_movement
 

@@ -12,14 +12,15 @@ import duckdb
 import polars as pl
 import pytest
 
-from kam_metrics import warehouse
+from kam_metrics.load import warehouse
 from kam_metrics.filters import Filters
-from kam_metrics.marts import build_marts, marts_current
+from kam_metrics.load.marts import build_marts, marts_current
 from kam_metrics.metrics import (
     account_metrics, cost_to_serve_breakdown, default_as_of, engagement_weekly, health_history, health_movement,
     programme_kpis, whale_curve,
 )
 from kam_metrics.settings import HEALTH_COMPONENTS, Settings
+from tests.conftest import assert_close
 
 
 @pytest.fixture(scope="module")
@@ -160,9 +161,7 @@ def test_history_equals_single_as_of_calls(con, as_of):
         joined = single.join(at, on="account_id", suffix="_h")
         assert joined.height == single.height
         assert (joined["band"].fill_null("-") == joined["band_h"].fill_null("-")).all()
-        diff = (joined["health"] - joined["health_h"]).abs().fill_null(0.0)
-        assert diff.max() < 1e-9
-        assert (joined["health"].is_null() == joined["health_h"].is_null()).all()
+        assert_close(joined["health"], joined["health_h"], label=f"health on {sunday}")
 
 
 def test_health_is_the_sum_of_contributions_and_the_weighted_mean(con, as_of):
@@ -171,7 +170,7 @@ def test_health_is_the_sum_of_contributions_and_the_weighted_mean(con, as_of):
     contributions = frame.select(pl.sum_horizontal([pl.col(f"contribution_{c}") for c in HEALTH_COMPONENTS]))
     has = frame["health"].is_not_null()
     assert has.sum() > 0
-    assert ((contributions.to_series() - frame["health"]).abs().filter(has) < 1e-9).all()
+    assert_close(contributions.to_series().filter(has), frame["health"].filter(has), label="Σ contributions")
     for row in frame.filter(has).iter_rows(named=True):
         present = {c: row[f"score_{c}"] for c in HEALTH_COMPONENTS if row[f"score_{c}"] is not None}
         weight = sum(s.health_weights[c] for c in present)
@@ -186,7 +185,7 @@ def test_breakdown_sums_equal_cost_to_serve(con, as_of):
     sums = cost_to_serve_breakdown(con, as_of).group_by("account_id").agg(pl.col("cost_ttm").sum())
     joined = accounts.join(sums, on="account_id", how="left").with_columns(pl.col("cost_ttm").fill_null(0.0))
     assert joined["cost_to_serve_ttm"].sum() > 0
-    assert ((joined["cost_to_serve_ttm"] - joined["cost_ttm"]).abs() < 1e-6).all()
+    assert_close(joined["cost_to_serve_ttm"], joined["cost_ttm"], label="cost to serve")
 
 
 def test_programme_totals_equal_the_sum_of_account_rows(con, as_of):
@@ -235,7 +234,7 @@ def test_movement_changes_add_up_to_the_health_change(con, as_of):
     health = frame.filter(pl.col("component") == "health").select("account_id", pl.col("change").alias("total"))
     joined = components.join(health, on="account_id").filter(pl.col("total").is_not_null())
     assert joined.height > 0
-    assert ((joined["change"] - joined["total"]).abs() < 1e-9).all()
+    assert_close(joined["change"], joined["total"], label="Σ component changes")
 
 
 def test_without_marts_the_metrics_are_the_same(demo_data_dir, tmp_path, con, as_of):
@@ -254,8 +253,7 @@ def test_without_marts_the_metrics_are_the_same(demo_data_dir, tmp_path, con, as
         for col in with_marts.columns:
             a, b = with_marts[col], without[col]
             if a.dtype.is_float():
-                assert ((a - b).abs().fill_null(0.0) < 1e-6).all(), col
-                assert (a.is_null() == b.is_null()).all(), col
+                assert_close(a, b, label=col)
             else:
                 assert a.equals(b), col
     finally:
@@ -271,13 +269,13 @@ def test_build_marts_is_repeatable(demo_data_dir, tmp_path, as_of, con):
         assert marts_current(writable)
         again = account_metrics(writable, as_of).sort("account_id")
         first = account_metrics(con, as_of).sort("account_id")
-        assert (again["health"] - first["health"]).abs().fill_null(0.0).max() < 1e-9
+        assert_close(again["health"], first["health"], label="health")
     finally:
         writable.close()
 
 
 def test_verify_marts_agrees_then_spots_a_tampered_mart(demo_data_dir, tmp_path, con):
-    from kam_metrics.marts import verify_marts
+    from kam_metrics.load.marts import verify_marts
 
     assert verify_marts(con) == []
     copy = tmp_path / "tampered.duckdb"

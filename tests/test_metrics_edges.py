@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from kam_metrics import warehouse
+from kam_metrics.load import warehouse
 from kam_metrics.filters import Filters
 from kam_metrics.metrics import (
     account_metrics, alerts, cost_to_serve_breakdown, default_as_of, engagement_weekly, goals_status,

@@ -20,14 +20,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from kam_metrics import warehouse
+from kam_metrics.load import warehouse
 from kam_metrics.filters import Filters
 from kam_metrics.metrics import (
     account_metrics, alerts, cost_to_serve_breakdown, default_as_of, engagement_weekly, goals_status,
     health_history, health_movement, portfolio_concentration, programme_kpis, selection_candidates,
     wallet_by_product_line, wallet_by_year, whale_curve,
 )
-from kam_metrics.pipeline import load_export
+from kam_metrics.load.pipeline import load_export
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "handbuilt"
 AS_OF = date(2025, 6, 30)

@@ -1,4 +1,4 @@
-"""The metrics reference: docs/METRICS_REFERENCE.md is generated from kam_metrics/reference.py and up to date,
+"""The metrics reference: docs/METRICS_REFERENCE.md is generated from kam_metrics/metrics/reference.py and up to date,
 and every key any metrics function or report outputs has a definition."""
 
 from __future__ import annotations
@@ -7,20 +7,20 @@ from datetime import date, timedelta
 
 import pytest
 
-from kam_metrics import warehouse
+from kam_metrics.load import warehouse
 from kam_metrics.metrics import (
     ALERT_KINDS, PROGRAMME_KEYS, account_metrics, alerts, cost_to_serve_breakdown, engagement_weekly, goals_status,
     health_history, health_movement, portfolio_concentration, programme_kpis, selection_candidates,
     wallet_by_product_line, wallet_by_year, whale_curve,
 )
-from kam_metrics.reference import REFERENCE_PATH, definition_of, metric_definitions, render_reference, write_reference
+from kam_metrics.metrics.reference import REFERENCE_PATH, definition_of, metric_definitions, render_reference, write_reference
 from kam_metrics.report import REPORT_KINDS, report_frame
 
 
 def test_reference_file_is_up_to_date():
-    assert REFERENCE_PATH.is_file(), "run: uv run python -m kam_metrics.reference"
+    assert REFERENCE_PATH.is_file(), "run: uv run python -m kam_metrics.metrics.reference"
     assert REFERENCE_PATH.read_text(encoding="utf-8") == render_reference(), (
-        "docs/METRICS_REFERENCE.md is stale: run `uv run python -m kam_metrics.reference`"
+        "docs/METRICS_REFERENCE.md is stale: run `uv run python -m kam_metrics.metrics.reference`"
     )
 
 

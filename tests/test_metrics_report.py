@@ -10,9 +10,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from kam_metrics import warehouse
+from kam_metrics.load import warehouse
 from kam_metrics.filters import Filters
-from kam_metrics.pipeline import load_export
+from kam_metrics.load.pipeline import load_export
 from kam_metrics.report import REPORT_KINDS, report_bytes, report_frame, write_report
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "handbuilt"

@@ -14,15 +14,19 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from kam_metrics import metrics, queries, warehouse
-from kam_metrics.demo import (
+from kam_metrics import metrics
+
+from kam_metrics.metrics import queries
+
+from kam_metrics.load import warehouse
+from kam_metrics.generators.demo import (
     CHAMPION_LEFT_ACCOUNT, OFF_TRACK_GOAL_ID, PROMOTION_CANDIDATE_ACCOUNT, VALUE_DESTROYER_ACCOUNT,
 )
 from kam_metrics.filters import NO_FILTERS, Filters
-from kam_metrics.formatting import format_metric, format_metric_delta
-from kam_metrics.pipeline import load_export
+from kam_metrics.app.formatting import format_metric, format_metric_delta
+from kam_metrics.load.pipeline import load_export
 from kam_metrics.settings import Settings
-from kam_metrics.ui import LOAD_HINT
+from kam_metrics.app.ui import LOAD_HINT
 from tests.conftest import write_export
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""Row queries of the pages (kam_metrics.queries) on small hand-written exports."""
+"""Row queries of the pages (kam_metrics.metrics.queries) on small hand-written exports."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from datetime import date
 
 import pytest
 
-from kam_metrics import queries, warehouse
+from kam_metrics.metrics import queries
+
+from kam_metrics.load import warehouse
 from kam_metrics.filters import Filters
 from kam_metrics.settings import Settings
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from kam_metrics.importers import canonical
+from kam_metrics.load.importers import canonical
 
 
 def _files(tmp_path, sizes: dict[str, int]):

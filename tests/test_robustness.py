@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from kam_metrics import warehouse
-from kam_metrics.importers.base import LoadError
-from kam_metrics.pipeline import PAUSE_ENV, load_export
-from kam_metrics.verify import verify_snapshot
+from kam_metrics.load import warehouse
+from kam_metrics.load.importers.base import LoadError
+from kam_metrics.load.pipeline import PAUSE_ENV, load_export
+from kam_metrics.load.verify import verify_snapshot
 from tests.conftest import BASE_EXPORT, write_export
 
 STAGES = ["reading", "checking", "writing snapshot", "writing raw rows", "precomputing aggregates", "publishing",

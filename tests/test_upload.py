@@ -8,10 +8,10 @@ import zipfile
 
 import pytest
 
-from kam_metrics import warehouse
-from kam_metrics.importers.base import LoadError
+from kam_metrics.load import warehouse
+from kam_metrics.load.importers.base import LoadError
 from kam_metrics.settings import Settings
-from kam_metrics.upload import load_upload
+from kam_metrics.load.upload import load_upload
 from tests.conftest import BASE_EXPORT
 
 

@@ -7,9 +7,9 @@ import threading
 import duckdb
 import pytest
 
-from kam_metrics import warehouse
-from kam_metrics.importers.base import LoadError
-from kam_metrics.verify import verify_snapshot
+from kam_metrics.load import warehouse
+from kam_metrics.load.importers.base import LoadError
+from kam_metrics.load.verify import verify_snapshot
 
 
 def test_a_reader_holding_the_old_snapshot_keeps_working_while_a_new_load_completes(make_export, load_folder, tmp_path):

@@ -1,8 +1,8 @@
-"""The metrics engine: every figure of ../shared/METRICS.md as a function returning a Polars DataFrame.
+"""The metrics engine: every figure of docs/METRICS.md as a function returning a Polars DataFrame.
 
 Every public function takes `con` (a DuckDB connection to a snapshot, possibly read-only), `as_of`
 (None = default_as_of(con)), `filters` (None = all accounts) and `settings` (None = Settings()), and
-returns columns named by the METRICS.md keys (definitions: kam_metrics.reference.metric_definitions()).
+returns columns named by the METRICS.md keys (definitions: kam_metrics.metrics.reference.metric_definitions()).
 """
 
 from kam_metrics.metrics._engine import default_as_of

@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from kam_metrics.filters import NO_FILTERS, Filters
-from kam_metrics.marts import mart_source, marts_current
+from kam_metrics.load.marts import mart_source, marts_current
 from kam_metrics.settings import Settings
 
 ACCOUNT_COLUMNS = (

@@ -13,9 +13,9 @@ from typing import Sequence
 import numpy as np
 import polars as pl
 
-from kam_metrics.contract import ACTIVITY_TYPES, CASE_PRIORITIES, COST_CATEGORIES
+from kam_metrics.load.contract import ACTIVITY_TYPES, CASE_PRIORITIES, COST_CATEGORIES
 from kam_metrics.filters import NO_FILTERS, Filters
-from kam_metrics.marts import marts_current
+from kam_metrics.load.marts import marts_current
 from kam_metrics.metrics import _engine as E
 from kam_metrics.metrics.health import add_health
 from kam_metrics.settings import Settings

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from kam_metrics.filters import Filters
-from kam_metrics.marts import marts_current
+from kam_metrics.load.marts import marts_current
 from kam_metrics.metrics import _engine as E
 from kam_metrics.metrics.accounts import (
     HEALTH_OFFSETS, champion_flags_from_status, champion_status, last_activity_dates, metrics_at, wallet_share_at,

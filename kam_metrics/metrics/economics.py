@@ -7,9 +7,9 @@ from datetime import date
 
 import polars as pl
 
-from kam_metrics.contract import ACTIVITY_TYPES, CASE_PRIORITIES, COST_CATEGORIES
+from kam_metrics.load.contract import ACTIVITY_TYPES, CASE_PRIORITIES, COST_CATEGORIES
 from kam_metrics.filters import Filters
-from kam_metrics.marts import marts_current
+from kam_metrics.load.marts import marts_current
 from kam_metrics.metrics import _engine as E
 from kam_metrics.metrics.accounts import DAYS_TTM, WINDOW_DECIMALS, breakdown_measures, metrics_at
 from kam_metrics.settings import Settings

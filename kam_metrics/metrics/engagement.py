@@ -6,9 +6,9 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from kam_metrics.contract import ACTIVITY_TYPES
+from kam_metrics.load.contract import ACTIVITY_TYPES
 from kam_metrics.filters import Filters
-from kam_metrics.marts import marts_current
+from kam_metrics.load.marts import marts_current
 from kam_metrics.metrics import _engine as E
 from kam_metrics.settings import Settings
 

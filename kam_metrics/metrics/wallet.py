@@ -7,7 +7,7 @@ from datetime import date
 import polars as pl
 
 from kam_metrics.filters import Filters
-from kam_metrics.marts import marts_current
+from kam_metrics.load.marts import marts_current
 from kam_metrics.metrics import _engine as E
 
 _EMPTY_LINE = "nullif(trim(w.product_line), '') IS NULL"

@@ -1,0 +1,262 @@
+"""How figures are written for people: money, percentages, ratios, safe text and CSV exports.
+
+No Streamlit here; the pages, the CLI and the tests share these functions so a figure reads the
+same everywhere. Missing values are written as an em dash.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from datetime import date, datetime
+from typing import Any, Iterable
+
+import polars as pl
+
+from kam_metrics.csv_export import csv_safe_cell  # one escaping rule for the app and the CLI
+
+MISSING = "—"
+
+CURRENCY_SYMBOLS = {
+    "EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CNY": "¥", "INR": "₹", "KRW": "₩", "CHF": "CHF ",
+    "SEK": "SEK ", "NOK": "NOK ", "DKK": "DKK ", "PLN": "PLN ", "CZK": "CZK ", "AUD": "A$", "CAD": "C$",
+    "NZD": "NZ$", "BRL": "R$", "MXN": "MX$", "ZAR": "R ", "SGD": "S$", "HKD": "HK$",
+}
+
+# METRICS.md keys that hold money (in the reporting currency).
+MONEY_KEYS = frozenset({
+    "revenue_ttm", "revenue_prior_ttm", "wallet_current", "wallet_headroom", "gross_margin_ttm",
+    "cost_to_serve_ttm", "net_contribution_ttm", "value_to_date", "lifetime_value", "cost_ttm",
+    "wallet_amount", "revenue", "amount", "key_revenue_ttm",
+})
+# Keys that are ratios (0.25 means 25 %) and are shown as percentages.
+RATIO_KEYS = frozenset({"share_of_wallet", "progress", "expected", "action_completion"})
+# Keys that are counts.
+COUNT_KEYS = frozenset({
+    "key_account_count", "touches_90d", "engaged_contacts_90d", "green_count", "amber_count", "red_count",
+    "days_since_last_touch", "accounts", "touches",
+})
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:=])")
+# C0 and C1 control characters (tab, newline and carriage return kept) and the bidi embeddings, overrides
+# and isolates (U+202A–U+202E, U+2066–U+2069), which reorder the text after them ("Trojan Source" spoofing:
+# "\u202egnp.exe" reads as "exe.png"). Right-to-left text itself needs none of them and is kept.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value)))
+
+
+def currency_symbol(currency: str | None) -> str:
+    """The symbol written before an amount: € for EUR, else the ISO code and a space."""
+    code = (currency or "").upper()
+    return CURRENCY_SYMBOLS.get(code, f"{code} " if code else "")
+
+
+def format_money(value: float | None, currency: str = "EUR", *, compact: bool = True, signed: bool = False) -> str:
+    """An amount with its currency symbol; compact writes €1.2 M, €350 k, €950."""
+    if _is_missing(value):
+        return MISSING
+    value = float(value)
+    sign = "-" if value < 0 else ("+" if signed and value > 0 else "")
+    amount = abs(value)
+    symbol = currency_symbol(currency)
+    if not compact:
+        return f"{sign}{symbol}{amount:,.0f}"
+    for threshold, suffix in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):
+        if amount >= threshold * 0.9995:
+            scaled = amount / threshold
+            text = f"{scaled:.1f}" if scaled < 100 else f"{scaled:.0f}"
+            return f"{sign}{symbol}{text}{suffix}"
+    return f"{sign}{symbol}{amount:.0f}"
+
+
+def format_pct(value: float | None, *, signed: bool = False, decimals: int = 1) -> str:
+    """A percentage given in percent (25.0 → '25.0%')."""
+    if _is_missing(value):
+        return MISSING
+    text = f"{float(value):+.{decimals}f}" if signed else f"{float(value):.{decimals}f}"
+    return f"{text}%"
+
+
+def format_ratio(value: float | None, *, signed: bool = False, decimals: int = 1) -> str:
+    """A ratio shown as a percentage (0.25 → '25.0%')."""
+    if _is_missing(value):
+        return MISSING
+    return format_pct(float(value) * 100.0, signed=signed, decimals=decimals)
+
+
+def format_points(value: float | None, *, decimals: int = 1) -> str:
+    """A change of a percentage, in percentage points ('+1.5 pp')."""
+    if _is_missing(value):
+        return MISSING
+    return f"{float(value):+.{decimals}f} pp"
+
+
+def format_number(value: float | None, *, decimals: int = 1, signed: bool = False) -> str:
+    """A plain number with thousands separators ('1,234.5')."""
+    if _is_missing(value):
+        return MISSING
+    return f"{float(value):+,.{decimals}f}" if signed else f"{float(value):,.{decimals}f}"
+
+
+def format_count(value: float | None, *, signed: bool = False) -> str:
+    """A whole count ('12')."""
+    if _is_missing(value):
+        return MISSING
+    return f"{round(float(value)):+,d}" if signed else f"{round(float(value)):,d}"
+
+
+def format_date(value: date | datetime | None) -> str:
+    """A date as YYYY-MM-DD (datetimes to the minute, UTC as stored)."""
+    if value is None:
+        return MISSING
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return value.isoformat()
+
+
+_UNIT_KINDS = {"money": "money", "pct": "pct", "ratio": "ratio", "count": "count", "days": "count"}
+
+
+def _reference_units() -> dict[str, str]:
+    global _UNITS
+    if _UNITS is None:
+        try:
+            from kam_metrics.metrics.reference import metric_definitions
+
+            _UNITS = {k: getattr(v, "unit", "") for k, v in metric_definitions().items()}
+        except Exception:  # the reference is optional for formatting; fall back to the key's shape
+            _UNITS = {}
+    return _UNITS
+
+
+_UNITS: dict[str, str] | None = None
+
+
+def metric_kind(key: str) -> str:
+    """How a METRICS.md key is written: 'money', 'pct', 'ratio', 'count' or 'number' (unit from kam_metrics.metrics.reference)."""
+    unit = _reference_units().get(key)
+    if unit in _UNIT_KINDS:
+        return _UNIT_KINDS[unit]
+    if unit:
+        return "number"
+    if key in MONEY_KEYS:
+        return "money"
+    if key in RATIO_KEYS:
+        return "ratio"
+    if key in COUNT_KEYS or key.endswith("_count"):
+        return "count"
+    if key.endswith("_pct"):
+        return "pct"
+    return "number"
+
+
+def format_metric(key: str, value: Any, currency: str = "EUR") -> str:
+    """A metric's value written the way its key asks (money, percentage, ratio, count, number)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    kind = metric_kind(key)
+    if kind == "money":
+        return format_money(value, currency)
+    if kind == "ratio":
+        return format_ratio(value)
+    if kind == "pct":
+        return format_pct(value)
+    if kind == "count":
+        return format_count(value)
+    return format_number(value)
+
+
+def format_metric_delta(key: str, change: Any, currency: str = "EUR") -> str | None:
+    """A metric's change written for st.metric's delta (sign first); None when there is no change to show."""
+    if _is_missing(change) or isinstance(change, bool):
+        return None
+    kind = metric_kind(key)
+    if kind == "money":
+        return format_money(change, currency, signed=True)
+    if kind == "ratio":
+        return format_points(float(change) * 100.0)
+    if kind == "pct":
+        return format_points(change)
+    if kind == "count":
+        return format_count(change, signed=True)
+    return format_number(change, signed=True)
+
+
+def safe_text(value: Any, *, max_length: int = 500) -> str:
+    """CRM text made safe to show: control and bidi-override characters removed, length capped, never None."""
+    if value is None:
+        return ""
+    text = _CONTROL.sub("", str(value))
+    if len(text) > max_length:
+        text = text[: max_length - 1] + "…"
+    return text
+
+
+def safe_text_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with control and bidi-override characters removed from its text columns (for a table on screen)."""
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    if not text or frame.is_empty():
+        return frame
+    return frame.with_columns(pl.col(text).str.replace_all(_CONTROL.pattern, ""))
+
+
+# Where Streamlit's Markdown would turn plain text into a link (GFM autolinks: http://, https://, www., e-mail
+# addresses, which it finds after escapes are resolved): a word joiner (U+2060, invisible) goes there.
+_AUTOLINK = re.compile(r"(?i)(?:(?<=http:)|(?<=https:))(?=//)|(?<=www)(?=\.)|(?=@)")
+WORD_JOINER = "\u2060"
+
+
+def escape_markdown(value: Any) -> str:
+    """CRM text escaped so st.markdown shows it literally (no links, autolinks, HTML, emphasis, LaTeX or emoji codes)."""
+    text = safe_text(value).replace("\n", " ")
+    text = _AUTOLINK.sub(WORD_JOINER, text)
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return text.replace("&", "&amp;")
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return ""
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return "; ".join(_cell_text(v) for v in value)
+    return str(value)
+
+
+def frame_to_csv(frame: pl.DataFrame | Any) -> bytes:
+    """A table as UTF-8 CSV bytes (with BOM, for spreadsheets), every text cell escaped against formula injection."""
+    if not isinstance(frame, pl.DataFrame):
+        frame = pl.from_pandas(frame) if hasattr(frame, "to_dict") else pl.DataFrame(frame)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([csv_safe_cell(str(name)) for name in frame.columns])
+    for row in frame.iter_rows():
+        writer.writerow([_escape_text(_cell_text(v), v) for v in row])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _escape_text(text: str, original: Any) -> str:
+    # Numbers are written as numbers; everything else is text and escaped.
+    if isinstance(original, (int, float)) and not isinstance(original, bool):
+        return text
+    return csv_safe_cell(text)
+
+
+def join_names(values: Iterable[Any], limit: int = 5) -> str:
+    """A short comma-separated list of names ('A, B, C and 4 more')."""
+    names = [safe_text(v, max_length=80) for v in values if v is not None]
+    if len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit]) + f" and {len(names) - limit} more"

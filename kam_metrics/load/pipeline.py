@@ -1,0 +1,509 @@
+"""One load: export (folder or zip) → importer → checks → a new DuckDB snapshot → switch.
+
+`load_export` is the only writer of the warehouse. It holds the load lock, cleans leftovers of
+killed loads, builds the complete snapshot under a temporary name (checked tables, quarantine,
+skipped rows, raw rows, load log, precomputed marts) and publishes it atomically. A LoadError
+(whole-file problem) leaves the warehouse exactly as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+import re
+import time
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from kam_metrics.load import marts, warehouse
+from kam_metrics.load.archive import extract_zip
+from kam_metrics.load.contract import SOURCE_FILE, SOURCE_ROW, TABLE_ORDER, TABLES, warehouse_columns
+from kam_metrics.load.importers import detect_format, get_importer
+from kam_metrics.load.importers.base import QUARANTINE_SCHEMA, SKIPPED_SCHEMA, ImportResult, LoadError
+from kam_metrics.load.mart_frames import MartBuilder, MartsTooLarge
+from kam_metrics.settings import Settings
+from kam_metrics.load.verify import raw_checksum
+
+Progress = Callable[[str, float], None]
+BIG_FRAME_ROWS = 1_000_000  # frames this long are stored one at a time (see _write_snapshot)
+
+
+@dataclass
+class TableCount:
+    table: str
+    is_present: bool
+    read: int
+    loaded: int
+    quarantined: int
+    skipped: int
+
+
+@dataclass
+class LoadReport:
+    load_id: str
+    format: str
+    format_reason: str
+    source_path: str
+    snapshot_path: Path
+    started_at: datetime
+    finished_at: datetime
+    as_of_default: date | None
+    tables: list[TableCount]
+    quarantine: pl.DataFrame
+    skipped: pl.DataFrame
+    notes: list[str] = field(default_factory=list)
+    cleaned_leftovers: list[str] = field(default_factory=list)
+
+    @property
+    def quarantined_rows(self) -> int:
+        return sum(t.quarantined for t in self.tables)
+
+    def top_reasons(self, n: int = 5) -> list[tuple[str, str, int]]:
+        """(table, reason, rows) most frequent first; numbers and quoted values folded into one reason."""
+        folded = Counter(
+            (t, re.sub(r"row \d+", "row …", re.sub(r"'[^']*'", "'…'", r)))
+            for t, r in self.quarantine.select("table", "reason").iter_rows()
+        )
+        return [(t, r, n_) for (t, r), n_ in folded.most_common(n)]
+
+    def as_text(self) -> str:
+        lines = [
+            f"Loaded {self.source_path} as {self.format} ({self.format_reason})",
+            f"Snapshot {self.load_id}; as_of {self.as_of_default or 'n/a'}",
+            "",
+            f"{'table':<15}{'read':>10}{'loaded':>10}{'quarantined':>13}{'skipped':>9}",
+        ]
+        for t in self.tables:
+            if t.is_present:
+                lines.append(f"{t.table:<15}{t.read:>10}{t.loaded:>10}{t.quarantined:>13}{t.skipped:>9}")
+        absent = [t.table for t in self.tables if not t.is_present]
+        if absent:
+            lines.append(f"(not in this export: {', '.join(absent)})")
+        reasons = self.top_reasons()
+        if reasons:
+            lines += ["", "Top quarantine reasons:"]
+            lines += [f"  {n:>6}  {t}: {r}" for t, r, n in reasons]
+            lines.append("See them all with `kam quarantine`.")
+        if not self.skipped.is_empty():
+            lines += ["", "Skipped by rule:"]
+            for (t, rule), n in Counter(self.skipped.select("table", "rule").iter_rows()).most_common():
+                lines.append(f"  {n:>6}  {t}: {rule}")
+        if self.notes:
+            lines += ["", "Notes:"] + [f"  - {n}" for n in self.notes]
+        if self.cleaned_leftovers:
+            lines.append(f"Removed {len(self.cleaned_leftovers)} leftover file(s) of an interrupted load.")
+        return "\n".join(lines)
+
+
+def _noop(stage: str, fraction: float) -> None:
+    pass
+
+
+PAUSE_ENV = "KAM_PAUSE_AT_STAGE"  # test hook: "<stage>:<marker file>" pauses a load at that stage
+
+
+def _stage(progress: Progress, stage: str, fraction: float) -> None:
+    """Report a stage; when $KAM_PAUSE_AT_STAGE names it, touch the marker and wait (kill tests)."""
+    progress(stage, fraction)
+    pause = os.environ.get(PAUSE_ENV, "")
+    if pause.partition(":")[0] == stage:
+        Path(pause.partition(":")[2]).touch()
+        time.sleep(300)
+
+
+def load_export(
+    path: str | Path,
+    data_dir: str | Path,
+    *,
+    fmt: str = "auto",
+    settings: Settings | None = None,
+    mapping: str | Path | None = None,
+    progress: Progress = _noop,
+    source_name: str | None = None,
+) -> LoadReport:
+    """Load one export into a new snapshot and make it current; LoadError leaves the warehouse unchanged.
+
+    `source_name` is what the load log records as the source (default: the path), e.g. the name of an
+    uploaded file rather than the scratch folder it was unpacked into.
+    """
+    settings = settings or Settings()
+    source = Path(path)
+    data_dir = Path(data_dir)
+    if not source.exists():
+        raise LoadError(f"{source}: no such file or folder", file=str(source))
+    started = datetime.now(timezone.utc)
+    with warehouse.load_lock(data_dir):
+        cleaned = [p.name for p in warehouse.clean_leftovers(data_dir)]
+        with tempfile.TemporaryDirectory(prefix="kam-load-") as scratch:
+            folder = source
+            if source.is_file():
+                if source.suffix.lower() != ".zip":
+                    raise LoadError(
+                        f"{source.name}: expected an export folder or a .zip of one, got a '{source.suffix}' file",
+                        file=source.name,
+                    )
+                _stage(progress, "unpacking", 0.02)
+                folder = extract_zip(
+                    source, Path(scratch) / "export",
+                    max_entries=settings.max_zip_entries,
+                    max_uncompressed_bytes=settings.max_zip_uncompressed_mb * 1_000_000,
+                )
+            _stage(progress, "reading", 0.05)
+            if fmt == "auto":
+                fmt, reason = detect_format(folder)
+            else:
+                reason = "chosen with --format"
+            result, present, tables, is_lazy = _read_tables(
+                get_importer(fmt), folder, settings, Path(mapping) if mapping else None
+            )
+            load_id = warehouse.new_load_id(started)
+            tmp = warehouse.temp_snapshot_path(data_dir, load_id)
+            previous = warehouse.current_snapshot_path(data_dir)
+            con = duckdb.connect(str(tmp))
+            try:
+                quarantine, counts, as_of = _write_snapshot(
+                    con, load_id, result, present, tables, is_lazy, settings, started, source_name or str(source), fmt, previous,
+                    progress
+                )
+                con.execute("CHECKPOINT").fetchall()
+            except BaseException:
+                # A whole-file problem found while streaming (or an interruption): no half snapshot stays.
+                con.close()
+                for leftover in (tmp, Path(str(tmp) + ".wal")):
+                    leftover.unlink(missing_ok=True)
+                raise
+            con.close()
+            _stage(progress, "publishing", 0.97)
+            snapshot = warehouse.finalize_snapshot(data_dir, load_id)
+            _stage(progress, "switching", 0.99)
+            warehouse.switch_current(data_dir, load_id, settings.keep_snapshots)
+    progress("done", 1.0)
+    return LoadReport(
+        load_id=load_id, format=fmt, format_reason=reason, source_path=source_name or str(source),
+        snapshot_path=snapshot,
+        started_at=started, finished_at=datetime.now(timezone.utc), as_of_default=as_of, tables=counts,
+        quarantine=quarantine, skipped=result.skipped, notes=list(result.notes), cleaned_leftovers=cleaned,
+    )
+
+
+def count_rows(result: ImportResult, present, loaded: dict[str, int], quarantine: pl.DataFrame) -> list[TableCount]:
+    """Per table: read = loaded + quarantined + skipped, counting distinct source rows of the whole quarantine."""
+    present = set(present)
+    skipped_tables = set(result.skipped["table"])
+    importer_q_tables = set(result.quarantine["table"])
+    q_rows = quarantine.select("table", SOURCE_FILE, SOURCE_ROW).unique().group_by("table").len()
+    q_by_table = dict(q_rows.iter_rows())
+    s_by_table = dict(result.skipped.group_by("table").len().iter_rows())
+    counts = []
+    for table in TABLE_ORDER:
+        is_present = table in present or table in skipped_tables or table in importer_q_tables
+        quarantined = q_by_table.get(table, 0)
+        skipped = s_by_table.get(table, 0)
+        counts.append(TableCount(table, is_present, loaded[table] + quarantined + skipped, loaded[table],
+                                 quarantined, skipped))
+    return counts
+
+
+def _raw_table_name(file_name: str, used: set[str]) -> str:
+    stem = re.sub(r"[^0-9a-zA-Z]+", "_", Path(file_name).stem).strip("_").lower() or "file"
+    name = f"raw__{stem}"
+    n = 2
+    while name in used:
+        name = f"raw__{stem}_{n}"
+        n += 1
+    used.add(name)
+    return name
+
+
+def _read_tables(importer, folder: Path, settings: Settings, mapping: Path | None):
+    """(result, tables present, iterator of (table, staged frame) in TABLE_ORDER, is_lazy).
+
+    Importers with `read_lazily` (the canonical one) read a file when the iterator reaches it, so a
+    load holds one big table at a time, and the files read for a table feed that table only
+    (`is_lazy`); the others read everything first and hand their tables out one by one, dropping
+    each once it is handed out.
+    """
+    if hasattr(importer, "read_lazily"):
+        return (*importer.read_lazily(folder, settings=settings, mapping=mapping), True)
+    result = importer.read(folder, settings=settings, mapping=mapping)
+    present = [t for t in TABLE_ORDER if t in result.tables]
+
+    def tables():
+        for table in present:
+            yield table, result.tables.pop(table)
+
+    return result, present, tables(), False
+
+
+class _LoadedRows:
+    """Which source rows of each file made it into a checked table (a bit per row)."""
+
+    def __init__(self) -> None:
+        self.by_file: dict[str, np.ndarray] = {}
+
+    def mark(self, checked: pl.DataFrame) -> None:
+        if checked.is_empty():
+            return
+        files = checked[SOURCE_FILE]
+        first = files[0]
+        if first is not None and bool((files == first).all()):
+            groups = {first: checked[SOURCE_ROW]}
+        else:
+            groups = {key[0]: part[SOURCE_ROW] for key, part in
+                      checked.select(SOURCE_FILE, SOURCE_ROW).partition_by(SOURCE_FILE, as_dict=True).items()}
+        for file, rows in groups.items():
+            rows = rows.drop_nulls().to_numpy()
+            if not len(rows):
+                continue
+            mask = self.by_file.get(file, np.zeros(0, dtype=bool))
+            if mask.size <= rows.max():
+                mask = np.concatenate([mask, np.zeros(int(rows.max()) + 1 - mask.size, dtype=bool)])
+            mask[rows] = True
+            self.by_file[file] = mask
+
+    def not_loaded(self, raw) -> pl.DataFrame:
+        """The raw rows of `raw` that are in no checked table (quarantined, skipped, or never used)."""
+        mask = self.by_file.get(raw.name)
+        if mask is None:
+            return raw.frame
+        rows = raw.frame[SOURCE_ROW].to_numpy()
+        inside = rows < mask.size
+        is_loaded = np.zeros(rows.size, dtype=bool)
+        is_loaded[inside] = mask[rows[inside]]
+        return raw.frame.filter(pl.Series(~is_loaded))
+
+
+def _announced(tables, present: list[str], report):
+    """The (table, staged) iterator, reporting "reading <table>" before each is asked for (tables come in the
+    order of `present`): the main thread's time per table runs from one such event to the next."""
+    iterator = iter(tables)
+    for table in present:
+        report(f"reading {table}", 0.0)
+        item = next(iterator, None)
+        if item is None:
+            return
+        yield item
+    yield from iterator  # to its end, so the importer's read-ahead is closed now
+
+
+def _latest_date(frame: pl.DataFrame, column: str, today: date) -> date | None:
+    return frame[column].filter(frame[column] <= today).max()
+
+
+def _store_raw(cursor, load_id: str, raw, rows: int, kept: pl.DataFrame, name: str) -> dict:
+    """Store the raw rows of one file that did not load (`kept`) as table `name` on `cursor` (closed after),
+    with their checksum."""
+    try:
+        warehouse.write_frame(cursor, name, kept)
+        return {"load_id": load_id, "file": raw.name, "raw_table": name, "sha256": raw.sha256,
+                "size_bytes": raw.size_bytes, "rows": rows, "raw_rows": kept.height,
+                "encoding": raw.encoding, "raw_checksum": raw_checksum(cursor, name)}
+    finally:
+        cursor.close()
+
+
+def _store_checked(cursor, table: str, frame: pl.DataFrame) -> None:
+    """Store a checked table on `cursor` (closed after)."""
+    _store_frame(cursor, table, frame, warehouse_columns(table))
+
+
+def _store_frame(cursor, table: str, frame: pl.DataFrame, columns: list[tuple[str, str]] | None = None) -> None:
+    """Store a frame as `table` on `cursor` (closed after); column types from the frame unless given."""
+    try:
+        warehouse.write_frame(cursor, table, frame, columns)
+    finally:
+        cursor.close()
+
+
+def _write_snapshot(con, load_id, result, present, tables, is_lazy, settings, started, source_path, fmt,
+                    previous, progress) -> tuple[pl.DataFrame, list[TableCount], date | None]:
+    """Check each table as it comes and store it with its raw files, then the load's bookkeeping and marts.
+
+    DuckDB stores one frame on little more than one core, so the stores run on writer threads (each
+    on its own cursor) while the main thread reads and checks the next table; progress is reported
+    from the main thread only.
+    """
+    # Imported here, not at the top: importing the checks (pandera, pandas) takes about a second, which the
+    # canonical importer spends reading the first big file.
+    from kam_metrics.load.validate import TableChecker
+
+    checker = TableChecker(set(present), settings)
+    today = date.today()
+    mart_builder = MartBuilder(today=today)
+    loaded: dict[str, int] = {}
+    quarantines: list[pl.DataFrame] = []
+    latest: list[date] = []
+    raw_jobs: list[Future] = []
+    used: set[str] = set()
+    submitted = 0
+    loaded_rows = _LoadedRows()
+
+    # Big frames are stored one at a time (each store holds about a gigabyte of DuckDB buffers per
+    # ten million rows), small ones on a second writer alongside.
+    big_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kam-store-big")
+    small_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kam-store-small")
+    mart_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kam-store-marts")
+
+    def pool_for(frame: pl.DataFrame) -> ThreadPoolExecutor:
+        return big_pool if frame.height >= BIG_FRAME_ROWS else small_pool
+
+    reached = [0.35]
+
+    def report(stage: str, fraction: float, *, pause: bool = False) -> None:
+        """Progress from the main thread, never moving backwards; `pause` for the named stages."""
+        reached[0] = max(reached[0], fraction)
+        if pause:
+            _stage(progress, stage, reached[0])
+        else:
+            progress(stage, reached[0])
+
+    def submit_raw() -> None:
+        """Store the raw rows that did not load of every file whose tables are all checked.
+
+        Every source row is then in the snapshot once: loaded (a checked row points at it with
+        _source_file/_source_row) or raw, as read. Files of a lazy importer feed only the table read
+        with them; the others' files are settled once every table is checked.
+        """
+        nonlocal submitted
+        for raw in result.raw_files[submitted:]:
+            if not raw_jobs:
+                report("writing raw rows", reached[0], pause=True)
+            report(f"writing raw rows {raw.name}", reached[0])
+            kept = loaded_rows.not_loaded(raw)
+            raw_jobs.append(small_pool.submit(
+                _store_raw, con.cursor(), load_id, raw, raw.frame.height, kept, _raw_table_name(raw.name, used)))
+            raw.frame = raw.frame.clear()  # its rows are in a checked table or in `kept` now
+        submitted = len(result.raw_files)
+
+    jobs: list[Future] = []
+    try:
+        for i, (table, staged) in enumerate(_announced(tables, present, report)):
+            fraction = 0.35 + 0.45 * i / max(len(present), 1)
+            if i == 0:
+                report("checking", fraction, pause=True)
+            report(f"checking {table}", fraction)
+            checked, table_quarantine = checker.check(table, staged)
+            del staged
+            loaded_rows.mark(checked)
+            if is_lazy:
+                submit_raw()
+            if i == 0:
+                report("writing snapshot", fraction, pause=True)
+            report(f"writing {table}", fraction)
+            jobs.append(pool_for(checked).submit(_store_checked, con.cursor(), table, checked))
+            if mart_builder is not None:
+                try:
+                    mart_builder.add(table, checked)  # while the writer stores it
+                except MartsTooLarge:
+                    mart_builder = None  # built with SQL once the tables are stored
+            loaded[table] = checked.height
+            quarantines.append(table_quarantine)
+            if table in ("activities", "revenue"):
+                day = _latest_date(checked, TABLES[table].date_column, today)
+                if day is not None:
+                    latest.append(day)
+            del checked
+        submit_raw()
+        for table in TABLE_ORDER:
+            if table not in loaded:
+                jobs.append(small_pool.submit(_store_checked, con.cursor(), table, checker.empty(table)))
+                loaded[table] = 0
+        # The marts are computed while the writers finish, and each is stored by whichever mart writer is free.
+        _stage(progress, "precomputing aggregates", max(reached[0], 0.8))
+        for name, frame in mart_builder.frames() if mart_builder is not None else ():
+            jobs.append(mart_pool.submit(_store_frame, con.cursor(), name, frame))
+        marts_by_sql, mart_builder = mart_builder is None, None
+        for job in jobs:
+            job.result()
+        files = [job.result() for job in raw_jobs]
+    finally:
+        big_pool.shutdown(wait=True, cancel_futures=True)
+        small_pool.shutdown(wait=True, cancel_futures=True)
+        mart_pool.shutdown(wait=True, cancel_futures=True)
+    as_of = max(latest) if latest else None
+    checked_quarantine = pl.concat(quarantines) if quarantines else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    quarantine = pl.concat([result.quarantine.cast(QUARANTINE_SCHEMA), checked_quarantine]).sort(
+        "table", SOURCE_FILE, SOURCE_ROW, maintain_order=True
+    )
+    counts = count_rows(result, present, loaded, quarantine)
+    warehouse.write_frame(
+        con, "quarantine", quarantine.with_columns(pl.lit(load_id).alias("load_id")),
+        [("load_id", "VARCHAR"), ("table", "VARCHAR"), (SOURCE_FILE, "VARCHAR"), (SOURCE_ROW, "BIGINT"),
+         ("column", "VARCHAR"), ("value", "VARCHAR"), ("reason", "VARCHAR")],
+    )
+    warehouse.write_frame(
+        con, "skipped", result.skipped.cast(SKIPPED_SCHEMA).with_columns(pl.lit(load_id).alias("load_id")),
+        [("load_id", "VARCHAR"), ("table", "VARCHAR"), (SOURCE_FILE, "VARCHAR"), (SOURCE_ROW, "BIGINT"),
+         ("rule", "VARCHAR")],
+    )
+    warehouse.write_frame(
+        con, "load_files",
+        pl.DataFrame(files, schema={"load_id": pl.String, "file": pl.String, "raw_table": pl.String,
+                                    "sha256": pl.String, "size_bytes": pl.Int64, "rows": pl.Int64,
+                                    "raw_rows": pl.Int64, "encoding": pl.String, "raw_checksum": pl.String}),
+    )
+    warehouse.write_frame(
+        con, "load_tables",
+        pl.DataFrame(
+            [{"load_id": load_id, "position": i, "table": c.table, "is_present": c.is_present, "read": c.read,
+              "loaded": c.loaded, "quarantined": c.quarantined, "skipped": c.skipped} for i, c in enumerate(counts)],
+            schema={"load_id": pl.String, "position": pl.Int64, "table": pl.String, "is_present": pl.Boolean,
+                    "read": pl.Int64, "loaded": pl.Int64, "quarantined": pl.Int64, "skipped": pl.Int64},
+        ),
+    )
+    log_schema = {
+        "load_id": pl.String, "started_at": pl.Datetime("us", "UTC"), "finished_at": pl.Datetime("us", "UTC"),
+        "source_path": pl.String, "format": pl.String, "status": pl.String, "as_of_default": pl.Date,
+        "rows_read": pl.Int64, "rows_loaded": pl.Int64, "rows_quarantined": pl.Int64, "rows_skipped": pl.Int64,
+        "notes": pl.String,
+    }
+    this_load = pl.DataFrame(
+        [{
+            "load_id": load_id, "started_at": started, "finished_at": datetime.now(timezone.utc),
+            "source_path": source_path, "format": fmt, "status": "ok", "as_of_default": as_of,
+            "rows_read": sum(c.read for c in counts), "rows_loaded": sum(c.loaded for c in counts),
+            "rows_quarantined": sum(c.quarantined for c in counts), "rows_skipped": sum(c.skipped for c in counts),
+            "notes": "\n".join(result.notes),
+        }],
+        schema=log_schema,
+    )
+    history = _previous_history(previous, log_schema)
+    warehouse.write_frame(con, "load_log", pl.concat([history, this_load]))
+    info = {
+        "load_id": load_id, "format": fmt, "source_path": source_path,
+        "as_of_default": as_of.isoformat() if as_of else "", "reporting_currency": settings.reporting_currency,
+        "present_tables": ",".join(t for t in TABLE_ORDER if t in set(present)),
+        "export_date": result.export_date or "",
+    }
+    warehouse.write_frame(con, "snapshot_info", pl.DataFrame({"key": list(info), "value": list(info.values())}))
+    if marts_by_sql:
+        marts.build_marts(con)  # (marks them current)
+    else:
+        marts.mark_current(con)
+    return quarantine, counts, as_of
+
+
+def _previous_history(previous: Path | None, schema: dict) -> pl.DataFrame:
+    """load_log rows of the snapshot being replaced, so every snapshot carries the load history."""
+    if previous is None:
+        return pl.DataFrame(schema=schema)
+    try:
+        con = warehouse.connect_snapshot(previous)
+    except duckdb.Error:
+        return pl.DataFrame(schema=schema)
+    try:
+        old = con.sql("SELECT * FROM load_log").pl()
+    except duckdb.Error:
+        return pl.DataFrame(schema=schema)
+    finally:
+        con.close()
+    old = old.select([pl.col(c) if c in old.columns else pl.lit(None).alias(c) for c in schema])
+    return old.cast(schema)
