@@ -19,6 +19,7 @@ import pandera.polars as pa
 import polars as pl
 
 from kam_metrics.load.contract import ORIGINAL_SUFFIX, SOURCE_FILE, SOURCE_ROW, TABLE_ORDER, TABLES, warehouse_columns
+from kam_metrics.load.currency import rate_table, with_rate
 from kam_metrics.load.importers.base import QUARANTINE_SCHEMA
 from kam_metrics.load.parse import POS, parse_table
 from kam_metrics.load.schemas import MODELS, ROW_CHECKS
@@ -150,19 +151,6 @@ def _references(
     return pl.concat(frames) if frames else pl.DataFrame(schema=FAIL_SCHEMA)
 
 
-def _fx_lookup(fx: pl.DataFrame | None, reporting: str) -> pl.DataFrame:
-    """Rates sorted for an as-of join; valid_from null means 'from the beginning'."""
-    schema = {"currency": pl.String, "valid_from": pl.Date, "rate": pl.Float64}
-    if fx is None or fx.height == 0:
-        return pl.DataFrame(schema=schema)
-    return (
-        fx.select("currency", "valid_from", "rate")
-        .filter(pl.col("currency") != reporting)
-        .with_columns(pl.col("valid_from").fill_null(pl.date(1, 1, 1)))
-        .sort("currency", "valid_from")
-    )
-
-
 def _convert_currency(
     table: str, good: pl.DataFrame, rates: pl.DataFrame, reporting: str
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -178,25 +166,7 @@ def _convert_currency(
         pl.when(pl.col("currency") == "").then(pl.lit(reporting)).otherwise(pl.col("currency")).alias("currency")
     )
     frame = frame.with_columns([pl.col(m).alias(m + ORIGINAL_SUFFIX) for m in money])
-    is_foreign = pl.col("currency") != reporting
-    if rates.height:
-        foreign = frame.filter(is_foreign).with_columns(pl.col(date_col).alias("__d")).sort("__d")
-        back = foreign.join_asof(
-            rates.rename({"valid_from": "__d"}), on="__d", by="currency", strategy="backward", check_sortedness=False
-        ).select(POS, pl.col("rate").alias("__rate_back"))
-        earliest = rates.group_by("currency").agg(pl.col("rate").sort_by("valid_from").first().alias("__rate_first"))
-        frame = (
-            frame.join(back, on=POS, how="left")
-            .join(earliest, on="currency", how="left")
-            .with_columns(
-                pl.when(is_foreign)
-                .then(pl.coalesce("__rate_back", "__rate_first"))
-                .otherwise(pl.lit(1.0))
-                .alias("__rate")
-            )
-        )
-    else:
-        frame = frame.with_columns(pl.when(is_foreign).then(None).otherwise(pl.lit(1.0)).cast(pl.Float64).alias("__rate"))
+    frame = with_rate(frame, rates, reporting, on=date_col, key=POS)
     missing = frame.filter(pl.col("__rate").is_null())
     failures = missing.select(
         pl.col(POS),
@@ -245,9 +215,9 @@ class TableChecker:
                 failures.append(step_fail)
                 good = _without(good, step_fail.select(POS))
         if table == "fx_rates":
-            self.rates = _fx_lookup(good, self.reporting)
+            self.rates = rate_table(good, self.reporting)
         else:
-            rates = self.rates if self.rates is not None else _fx_lookup(None, self.reporting)
+            rates = self.rates if self.rates is not None else rate_table(None, self.reporting)
             good, fx_fail = _convert_currency(table, good, rates, self.reporting)
             failures.append(fx_fail)
         all_fail = pl.concat(failures)

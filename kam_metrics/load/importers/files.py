@@ -242,3 +242,38 @@ def read_raw_parquet(path: Path, *, name: str | None = None) -> TextTable:
         pl.col(SOURCE_ROW).cast(pl.Int64)
     )
     return TextTable(raw=RawFile(name=name, sha256=sha256_bytes(data), frame=frame, size_bytes=len(data)))
+
+
+def peek_header(path: Path, *, legacy_encodings: bool = False) -> list[str]:
+    """The header row of a CSV file (trimmed, BOM stripped) from its first MiB, without reading the whole file.
+
+    Undecodable bytes are replaced (Windows-1252 is tried first when legacy encodings are allowed); a header
+    the csv module cannot split gives [].
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 20)
+    if head.startswith(BOM):
+        head = head[len(BOM):]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = head.decode("cp1252" if legacy_encodings else "utf-8", errors="replace")
+    try:
+        row = next(csv.reader(io.StringIO(text, newline="")), [])
+    except csv.Error:
+        return []
+    return [c.strip().lstrip("\ufeff") for c in row]
+
+
+def find_file(folder: Path, wanted: str) -> Path | None:
+    """The file in `folder` whose name equals `wanted`, case-insensitively; None for an empty name."""
+    if not wanted.strip():
+        return None
+    exact = folder / wanted
+    if exact.is_file():
+        return exact
+    lowered = wanted.strip().lower()
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.name.lower() == lowered:
+            return path
+    return None
