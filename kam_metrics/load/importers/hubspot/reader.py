@@ -1,0 +1,72 @@
+"""One HubSpot read: identify the export files, then run the staging steps in the order their lookups need.
+
+read_export → mapping checks → identify files → export date → canonical companion files → accounts
+(+ wallet) → contacts → opportunities (+ revenue) → activities (calls, meetings, e-mails).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kam_metrics.load.importers.base import ImportResult, LoadError
+from kam_metrics.load.importers.hubspot.context import HubSpotRead
+from kam_metrics.load.importers.hubspot.exports import check_mapping, export_date_of, identify, open_file, user_keys_of
+from kam_metrics.load.importers.hubspot.fields import ACTIVITY_KINDS, DEFAULT_MAPPING, FORMAT, KINDS, OPEN_SECTIONS
+from kam_metrics.load.importers.hubspot.tables import (
+    read_canonical,
+    stage_accounts,
+    stage_activities,
+    stage_contacts,
+    stage_opportunities,
+)
+from kam_metrics.load.importers.hubspot.values import DateParser
+from kam_metrics.load.importers.mapping import load_mapping
+
+
+def read_export(folder: Path, mapping: Path | None) -> ImportResult:
+    """The staged canonical tables of a HubSpot export folder (rules in the package doc)."""
+    if not folder.is_dir():
+        raise LoadError(f"{folder}: not a folder")
+    m = load_mapping(mapping, DEFAULT_MAPPING, open_sections=OPEN_SECTIONS)
+    user_keys = user_keys_of(mapping)
+    tz = check_mapping(m, mapping)
+    found, ignored = identify(folder, m, mapping)
+    export_date = export_date_of(m, found)
+    result = ImportResult(format=FORMAT, source_path=str(folder))
+    result.export_date = export_date.isoformat() if export_date else None
+    for name, why in ignored:
+        result.notes.append(f"{name}: ignored ({why})")
+    load = HubSpotRead(
+        folder=folder, mapping=m, user_keys=user_keys, mapping_path=mapping, dates=DateParser(tz),
+        export_date=export_date, result=result,
+    )
+    canonical = read_canonical(load)
+    files = {kind: open_file(load, kind, path) for kind, path in found.items()}
+
+    stage_accounts(load, files["companies"], wallet_from_file="wallet" not in canonical)
+    if "contacts" in files:
+        stage_contacts(load, files["contacts"])
+    if "deals" in files:
+        stage_opportunities(load, files["deals"], revenue_from_deals="revenue" not in canonical)
+    activity_files = [files[k] for k in ACTIVITY_KINDS if k in files]
+    for f in activity_files:
+        stage_activities(load, f, has_contacts="contacts" in files)
+
+    present = ["accounts"]
+    if activity_files:
+        present.append("activities")
+    if "contacts" in files:
+        present.append("contacts")
+    if "deals" in files:
+        present.append("opportunities")
+        if "revenue" not in canonical:
+            present.append("revenue")
+    for table in [*load.out.staged, *present]:
+        result.tables.setdefault(table, load.out.frame(table, typed=True))
+    result.tables.update(canonical)
+    result.skipped = load.out.skipped_frame()
+    result.quarantine = load.out.quarantine_frame()
+    missing_kinds = [k for k in KINDS if k not in files]
+    if missing_kinds:
+        result.notes.append("no HubSpot " + ", ".join(missing_kinds) + " export in the folder")
+    return result
