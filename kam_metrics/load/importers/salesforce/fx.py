@@ -48,7 +48,7 @@ def stage_fx_rates(r: SalesforceRead) -> list[tuple[str, float, date | None]]:
                 r.malformed(other, "fx_rates")
                 for row in other.records():
                     r.out.skip("fx_rates", other.name, row[SOURCE_ROW],
-                                  f"{user_file.name} given: its rates are used")
+                               f"{user_file.name} given: its rates are used")
         r.notes.append(f"fx rates from {user_file.name}")
         return rates
     if ctype is None and dated is None:
@@ -109,7 +109,7 @@ def stage_fx_rates(r: SalesforceRead) -> list[tuple[str, float, date | None]]:
         for src, rows in ((ctype, static_rows), (dated, dated_rows)):
             for row in rows:
                 r.out.reject("fx_rates", src.name, row[SOURCE_ROW], "IsoCode", row.get("_raw_IsoCode"),
-                                reason)
+                             reason)
         r.notes.append(f"No fx rates: {reason}")
         return rates
 
@@ -126,15 +126,15 @@ def stage_fx_rates(r: SalesforceRead) -> list[tuple[str, float, date | None]]:
         src_row = row[SOURCE_ROW]
         if not code or rate is None or rate <= 0:
             r.out.reject("fx_rates", ctype.name, src_row, "ConversionRate", row.get("_raw_ConversionRate"),
-                            "not a positive number" if code else "IsoCode is empty")
+                         "not a positive number" if code else "IsoCode is empty")
         elif code == R:
             r.out.skip("fx_rates", ctype.name, src_row, f"the reporting currency {R} itself (rate 1)")
         elif code in by_currency:
             r.out.skip("fx_rates", ctype.name, src_row,
-                          f"dated rates for {code} in {dated.name} are used instead")
+                       f"dated rates for {code} in {dated.name} are used instead")
         elif code == corporate and r_has_dated:
             r.out.skip("fx_rates", ctype.name, src_row,
-                          f"the corporate currency's rate comes from the dated rates of {R} in {dated.name}")
+                       f"the corporate currency's rate comes from the dated rates of {R} in {dated.name}")
         else:
             add(ctype, row, code, reporting_rate(None) / rate, None)
     for row in dated_rows:
@@ -145,10 +145,10 @@ def stage_fx_rates(r: SalesforceRead) -> list[tuple[str, float, date | None]]:
             r.out.reject("fx_rates", dated.name, src_row, "IsoCode", row.get("_raw_IsoCode"), "IsoCode is empty")
         elif rate is None or rate <= 0:
             r.out.reject("fx_rates", dated.name, src_row, "ConversionRate", row.get("_raw_ConversionRate"),
-                            "not a positive number")
+                         "not a positive number")
         elif start is None:
             r.out.reject("fx_rates", dated.name, src_row, "StartDate", row.get("_raw_StartDate"),
-                            "not a date")
+                         "not a date")
         elif code == R and R == corporate:
             r.out.skip("fx_rates", dated.name, src_row, f"the reporting currency {R} itself (rate 1)")
         elif code == R:
@@ -157,7 +157,7 @@ def stage_fx_rates(r: SalesforceRead) -> list[tuple[str, float, date | None]]:
                 add(dated, row, corporate, rate, start)
             else:
                 r.out.skip("fx_rates", dated.name, src_row,
-                              f"the reporting currency {R} itself (no corporate currency known)")
+                           f"the reporting currency {R} itself (no corporate currency known)")
         elif code == corporate:
             r.out.skip("fx_rates", dated.name, src_row, f"the corporate currency {code} is 1 to itself")
         else:

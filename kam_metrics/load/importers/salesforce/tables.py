@@ -103,7 +103,7 @@ def _wallet_row(r: SalesforceRead, src: Source, row: dict, year: int, rates: dic
         rate = rates.get(currency)
         if rate is None:
             r.out.reject("wallet", src.name, n, "wallet_amount", raw,
-                            f"wallet estimate in {currency} and no fx rate from {currency} to {r.reporting}")
+                         f"wallet estimate in {currency} and no fx rate from {currency} to {r.reporting}")
             return
         amount_text = fmt_float(amount * rate)
     r.stage("wallet", src.name, n, {
@@ -134,7 +134,7 @@ def stage_contacts(r: SalesforceRead) -> None:
             r.contact_rows[contact_id] = account_id is not None
         if account_id is None:
             r.out.reject("contacts", src.name, n, "account_id", row.get("_raw_AccountId") or "",
-                            "contact has no AccountId (a private contact); a contact must belong to an account")
+                         "contact has no AccountId (a private contact); a contact must belong to an account")
             continue
         if contact_id:
             r.contact_account[contact_id] = account_id
@@ -227,7 +227,7 @@ def stage_opportunities(r: SalesforceRead) -> None:
             })
     if derive_revenue:
         r.notes.append("Revenue: closed-won opportunities dated CloseDate"
-                          + (" split by OpportunityLineItem" if "OpportunityLineItem" in r.sources else ""))
+                       + (" split by OpportunityLineItem" if "OpportunityLineItem" in r.sources else ""))
 
 
 def _stage_line_items(r: SalesforceRead, opps: dict[str, dict]) -> dict[str, list[dict]]:
@@ -251,7 +251,7 @@ def _stage_line_items(r: SalesforceRead, opps: dict[str, dict]) -> dict[str, lis
         opp = opps.get(row.get("OpportunityId") or "")
         if opp is None:
             r.out.reject("revenue", src.name, n, "OpportunityId", row.get("_raw_OpportunityId"),
-                            f"line item of an opportunity that is not in {r.sources['Opportunity'].name}")
+                         f"line item of an opportunity that is not in {r.sources['Opportunity'].name}")
             continue
         product = products.get(row.get("Product2Id") or "", {})
         product_line = (product.get(field_name) or product.get("Name") or row.get("ProductCode")
@@ -329,7 +329,7 @@ def stage_cases(r: SalesforceRead) -> None:
             account_id = r.contact_account.get(contact_id or "")
             if account_id is None:
                 r.out.reject("cases", src.name, n, "account_id", row.get("_raw_AccountId") or "",
-                                "case has no AccountId and " + r.contact_problem(contact_id))
+                             "case has no AccountId and " + r.contact_problem(contact_id))
                 continue
             via_contact += 1
         if row.get("Id"):
@@ -395,7 +395,7 @@ def _stage_activity(r: SalesforceRead, src: Source, row: dict, is_event: bool, t
         day = parse_date(day_text)
         if day and r.export_date and day > r.export_date:
             r.out.skip("activities", src.name, n,
-                          f"event after the export date ({r.export_date.isoformat()})")
+                       f"event after the export date ({r.export_date.isoformat()})")
             return False
         duration = clean_number(row.get("DurationInMinutes"))
     else:
@@ -405,7 +405,7 @@ def _stage_activity(r: SalesforceRead, src: Source, row: dict, is_event: bool, t
             closed = (row.get("Status") or "").strip().lower() == "completed"
         if closed is None:
             r.out.reject("activities", src.name, n, "IsClosed", row.get("_raw_IsClosed"),
-                            "not a checkbox value (expected 1/0 or true/false)")
+                         "not a checkbox value (expected 1/0 or true/false)")
             return False
         if not closed:
             r.out.skip("activities", src.name, n, RULE_OPEN_TASK)
@@ -433,7 +433,7 @@ def _stage_activity(r: SalesforceRead, src: Source, row: dict, is_event: bool, t
         who_text = (r.contact_problem(contact_id).replace("its contact", "contact") if contact_id
                     else (f"WhoId '{who}' is not a contact" if who else "WhoId is empty"))
         r.out.reject("activities", src.name, n, "account_id", row.get("_raw_AccountId") or "",
-                        f"activity has no account: AccountId is empty, {what_text}, {who_text}")
+                     f"activity has no account: AccountId is empty, {what_text}, {who_text}")
         return False
     dropped = bool(contact_id) and contact_id not in r.contact_ids
     if dropped:
