@@ -57,6 +57,7 @@ def pick(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
 
 
 def sort_by(frame: pl.DataFrame, column: str, descending: bool = False) -> pl.DataFrame:
+    """The frame sorted by a column, nulls last (unchanged when the column is missing)."""
     if frame.is_empty() or column not in frame.columns:
         return frame
     return frame.sort(column, descending=descending, nulls_last=True)
@@ -70,12 +71,14 @@ def where(frame: pl.DataFrame, column: str, value: Any) -> pl.DataFrame:
 
 
 def where_not_null(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Rows whose column is not null."""
     if frame.is_empty() or column not in frame.columns:
         return frame
     return frame.filter(pl.col(column).is_not_null())
 
 
 def first_row(frame: pl.DataFrame) -> dict | None:
+    """The first row as a dict (None for an empty frame)."""
     return frame.row(0, named=True) if frame is not None and not frame.is_empty() else None
 
 
@@ -94,6 +97,7 @@ def value_counts(frame: pl.DataFrame, column: str, order: Sequence[Any]) -> tupl
 
 
 def ids(frame: pl.DataFrame) -> list[str]:
+    """The account_id values of a frame, in order."""
     return frame["account_id"].to_list() if not frame.is_empty() and "account_id" in frame.columns else []
 
 

@@ -55,6 +55,7 @@ def needs(view: View, table: str, what: str | None = None) -> bool:
 
 
 def empty(message: str) -> None:
+    """An info note in place of a chart or table that has nothing to show."""
     st.info(message, icon=":material/info:")
 
 
@@ -241,11 +242,6 @@ def account_choices(accounts: pl.DataFrame) -> tuple[list[str], dict[str, str]]:
 def md(value: Any) -> str:
     """CRM text escaped for st.markdown / st.caption / st.subheader."""
     return escape_markdown(value)
-
-
-def fmt(key: str, value: Any, currency: str = "EUR") -> str:
-    """A value written the way its METRICS.md key asks (formatting.format_metric)."""
-    return format_metric(key, value, currency)
 
 
 def account_picker(label: str, accounts: pl.DataFrame, *, key: str, default: str | None = None) -> str | None:
