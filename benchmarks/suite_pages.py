@@ -55,7 +55,11 @@ def bench(data_dir: Path, timeout: float = 300) -> dict:
     start = time.perf_counter()
     import plotly.graph_objects  # noqa: F401
 
-    from kam_metrics.app import charts, ui  # noqa: F401
+    from kam_metrics.app import charts, frame, widgets  # noqa: F401
+    from kam_metrics.app.views import (  # noqa: F401
+        account, cost_to_serve, data, engagement, key_account_selection, programme_goals, share_of_wallet,
+        weekly_review,
+    )
 
     from kam_metrics import metrics
     imports_s = time.perf_counter() - start

@@ -2,60 +2,66 @@
 
 import streamlit as st
 
-from kam_metrics.app import charts, ui
+from kam_metrics import metrics
+from kam_metrics.app import charts, widgets
+from kam_metrics.app.frame import page
+from kam_metrics.app.subsets import focus_accounts, ids, rows_for
+from kam_metrics.app.views import share_of_wallet
+from kam_metrics.app.views.cost_to_serve import concentration_tiles
+from kam_metrics.metrics import portfolio
 
-view = ui.page(
+view = page(
     "Share of wallet", ":material/pie_chart:",
     caption="How much of each customer's yearly spend on what we sell we win (share of wallet), what is left "
             "(headroom), where product lines are untouched (whitespace), and how concentrated our revenue is.",
 )
-accounts = view.metric("account_metrics")
+accounts = view.metric(metrics.account_metrics)
 if accounts.is_empty():
-    ui.empty("No account matches these filters.")
+    widgets.empty("No account matches these filters.")
     st.stop()
-focus, focus_note = ui.focus_accounts(ui.with_wallet(accounts))
+focus, focus_note = focus_accounts(portfolio.accounts_with_wallet(accounts))
 
-if ui.needs(view, "wallet"):
-    ui.kpi_tiles(ui.wallet_tiles(view, accounts), columns=4)
+if widgets.needs(view, "wallet"):
+    widgets.kpi_tiles(share_of_wallet.wallet_tiles(view, accounts), columns=4)
     left, right = st.columns(2, gap="large")
     with left:
         st.subheader("Share of wallet and headroom")
         st.caption(f"Revenue TTM (ours) and the rest of the customer's wallet, {focus_note}.")
-        ui.chart(charts.share_of_wallet_figure(focus, view.currency), key="sow_bars", select_account=True)
+        widgets.chart(charts.share_of_wallet_figure(focus, view.currency), key="sow_bars", select_account=True)
     with right:
         st.subheader("Share of wallet by year")
         st.caption(f"Revenue of each calendar year against that year's wallet estimate, {focus_note}. The current year "
                    "counts revenue up to as_of only.")
-        ui.chart(charts.wallet_trend_figure(ui.rows_for(view.metric("wallet_by_year"), ui.ids(focus)), focus),
-                 key="sow_trend")
+        widgets.chart(charts.wallet_trend_figure(rows_for(view.metric(metrics.wallet_by_year), ids(focus)), focus),
+                      key="sow_trend")
 
     st.subheader("Whitespace: share of wallet by product line")
     st.caption(f"Our share of each product line's wallet, {focus_note}. Pale and 0 % cells are whitespace: wallet "
                "we do not win yet. Blank: no product-line estimate.")
-    wallet_lines = view.metric("wallet_by_product_line")
-    ui.chart(charts.whitespace_heatmap(ui.rows_for(wallet_lines, ui.ids(focus)), focus), key="sow_whitespace")
+    wallet_lines = view.metric(metrics.wallet_by_product_line)
+    widgets.chart(charts.whitespace_heatmap(rows_for(wallet_lines, ids(focus)), focus), key="sow_whitespace")
 
     left, right = st.columns(2, gap="large")
     with left:
         st.subheader("Mutual dependence")
         st.caption(f"Our share of their wallet against their share of our revenue, {focus_note}. Dotted lines: "
                    "the wallet share of a full score and an even share of revenue. Select a point to open the account.")
-        ui.chart(charts.mutual_dependence_figure(focus, view.settings.wallet_full_share,
-                                                 total_revenue=ui.positive_revenue_total(accounts),
-                                                 account_count=accounts.height),
-                 key="sow_mutual", select_account=True)
+        widgets.chart(charts.mutual_dependence_figure(focus, view.settings.wallet_full_share,
+                                                      total_revenue=portfolio.positive_revenue_total(accounts),
+                                                      account_count=accounts.height),
+                      key="sow_mutual", select_account=True)
     with right:
         st.subheader("Largest whitespace")
-        ui.table(ui.whitespace_table(wallet_lines, accounts), key="sow_whitespace_table", currency=view.currency,
-                 file_name="whitespace", hide=["account_id", "wallet_year"], height=420)
+        widgets.table(share_of_wallet.whitespace_table(wallet_lines, accounts), key="sow_whitespace_table",
+                      currency=view.currency, file_name="whitespace", hide=["account_id", "wallet_year"], height=420)
 
     st.subheader("Share of wallet by account")
-    ui.table(ui.wallet_table(accounts), key="sow_table", currency=view.currency, file_name="share_of_wallet",
-             hide=["account_id"])
+    widgets.table(share_of_wallet.wallet_table(accounts), key="sow_table", currency=view.currency,
+                  file_name="share_of_wallet", hide=["account_id"])
 
 st.subheader("Revenue concentration")
-ui.kpi_tiles(ui.concentration_tiles(view), columns=4)
+widgets.kpi_tiles(concentration_tiles(view), columns=4)
 st.caption("Revenue TTM per account, largest first (up to 60 shown), with the cumulative share of all revenue "
            "(Pareto). Dark bars: key accounts.")
-ui.chart(charts.pareto_figure(accounts, view.currency, limit=60),
-         key="sow_pareto")
+widgets.chart(charts.pareto_figure(accounts, view.currency, limit=60),
+              key="sow_pareto")

@@ -2,58 +2,61 @@
 
 import streamlit as st
 
-from kam_metrics.app import charts, ui
+from kam_metrics import metrics
+from kam_metrics.app import charts, widgets
+from kam_metrics.app.frame import page
+from kam_metrics.app.views import programme_goals
 
-view = ui.page(
+view = page(
     "Programme goals", ":material/flag:",
     caption="Are we where we planned to be? Goal progress against the time elapsed, the 90-day plan and "
             "30-day review cadence of every key account, executive sponsors and multi-threading.",
 )
-accounts = view.metric("account_metrics")
+accounts = view.metric(metrics.account_metrics)
 
-if ui.needs(view, "goals", "programme and account goals"):
-    goals = view.metric("goals_status")
-    ui.kpi_tiles(ui.goal_tiles(view, goals), columns=5)
+if widgets.needs(view, "goals", "programme and account goals"):
+    goals = view.metric(metrics.goals_status)
+    widgets.kpi_tiles(programme_goals.goal_tiles(view, goals), columns=5)
 
     st.subheader("Programme goals")
-    programme = ui.programme_goals(goals)
+    programme = programme_goals.programme_goals(goals)
     if programme.is_empty():
-        ui.empty("No programme goal: add goals.csv rows without account_id.")
+        widgets.empty("No programme goal: add goals.csv rows without account_id.")
     else:
         st.caption("Bars: progress from baseline to target; black tick: where the goal should be by now "
                    "(time elapsed). Colour: status.")
-        ui.chart(charts.goal_progress_figure(programme), key="goals_programme")
-        ui.table(ui.goal_table(programme), key="goals_programme_table", currency=view.currency,
-                 file_name="programme_goals", hide=["account_name", "account_id", "goal_id"], link_accounts=False)
+        widgets.chart(charts.goal_progress_figure(programme), key="goals_programme")
+        widgets.table(programme_goals.goal_table(programme), key="goals_programme_table", currency=view.currency,
+                      file_name="programme_goals", hide=["account_name", "account_id", "goal_id"], link_accounts=False)
 
     st.subheader("Account goals")
-    per_account = ui.account_goals(goals, accounts)
+    per_account = programme_goals.account_goals(goals, accounts)
     if per_account.is_empty():
-        ui.empty("No goal for the accounts in this filter.")
+        widgets.empty("No goal for the accounts in this filter.")
     else:
         left, right = st.columns([1, 2], gap="large")
         with left:
-            labels, counts, colors = ui.goal_status_counts(per_account)
-            ui.chart(charts.counts_bar_figure(labels, counts, colors, title="Account goals by status"),
-                     key="goals_status_counts")
+            labels, counts, colors = programme_goals.goal_status_counts(per_account)
+            widgets.chart(charts.counts_bar_figure(labels, counts, colors, title="Account goals by status"),
+                          key="goals_status_counts")
         with right:
             st.caption("Progress and action completion (completed actions / actions of the goal), worst status "
                        "first. Select a row to open the account.")
             if not view.has("actions"):
-                ui.needs(view, "actions")
-            ui.table(ui.goal_table(per_account), key="goals_account_table", currency=view.currency,
-                     file_name="account_goals", hide=["account_id", "goal_id"])
+                widgets.needs(view, "actions")
+            widgets.table(programme_goals.goal_table(per_account), key="goals_account_table", currency=view.currency,
+                          file_name="account_goals", hide=["account_id", "goal_id"])
 
 st.subheader("Plan cadence of the key accounts")
-ui.kpi_tiles(ui.relationship_tiles(view), columns=3)
-if ui.needs(view, "reviews", "the plan cadence (90-day plans and 30-day reviews)"):
+widgets.kpi_tiles(programme_goals.relationship_tiles(view), columns=3)
+if widgets.needs(view, "reviews", "the plan cadence (90-day plans and 30-day reviews)"):
     st.caption(f"A 90-day plan in the last {view.settings.plan_window_days} days and a review in the last "
                f"{view.settings.review_window_days} days is on cadence; one of them is partial; neither is overdue.")
-    ui.table(ui.cadence_table(view, accounts), key="goals_cadence", currency=view.currency, file_name="cadence",
-             hide=["account_id"])
+    widgets.table(programme_goals.cadence_table(view, accounts), key="goals_cadence", currency=view.currency,
+                  file_name="cadence", hide=["account_id"])
 
 st.subheader("Sponsors and multi-threading")
 st.caption(f"Multi-threaded: at least {view.settings.multithread_min_contacts} engaged contacts in the last 90 days "
            "and a decision maker or economic buyer among them.")
-ui.table(ui.relationship_table(accounts), key="goals_relationships", currency=view.currency,
-         file_name="sponsors_multithreading", hide=["account_id"])
+widgets.table(programme_goals.relationship_table(accounts), key="goals_relationships", currency=view.currency,
+              file_name="sponsors_multithreading", hide=["account_id"])

@@ -2,9 +2,12 @@
 
 import streamlit as st
 
-from kam_metrics.app import ui
+from kam_metrics.app import widgets
+from kam_metrics.app.frame import page
+from kam_metrics.app.views import data
+from kam_metrics.metrics import queries
 
-view = ui.page(
+view = page(
     "Data", ":material/database:",
     caption="What the dashboard is reading: the current snapshot, every load, how many rows of each table were "
             "read, loaded, quarantined or skipped, and the quarantined rows with their reasons.",
@@ -12,40 +15,42 @@ view = ui.page(
 )
 if view is None:
     st.subheader("Load an export")
-    ui.upload_section()
+    data.upload_section()
     st.stop()
 
 left, right = st.columns([3, 2], gap="large")
 with left:
     st.subheader("Current snapshot")
-    ui.table(ui.snapshot_facts(view), key="data_facts", file_name="snapshot", link_accounts=False)
+    widgets.table(data.snapshot_facts(view), key="data_facts", file_name="snapshot", link_accounts=False)
 with right:
     st.subheader("Files not in this export")
-    missing = ui.missing_tables(view)
+    missing = data.missing_tables(view)
     if missing.is_empty():
         st.success("The export has every table of the data contract.", icon=":material/check_circle:")
     else:
-        ui.table(missing, key="data_missing", file_name="missing_tables", link_accounts=False,
-                 labels={"turns_on": "Adding it turns on"})
+        widgets.table(missing, key="data_missing", file_name="missing_tables", link_accounts=False,
+                      labels={"turns_on": "Adding it turns on"})
 
 st.subheader("Rows per table")
 st.caption("Read: rows in the file; loaded: rows that passed every check; quarantined: rows that failed one "
            "(see below); skipped: rows left out on purpose (e.g. open tasks are not activities).")
-ui.table(view.query("table_counts"), key="data_counts", file_name="table_counts", link_accounts=False)
+widgets.table(view.query(queries.table_counts), key="data_counts", file_name="table_counts",
+              link_accounts=False)
 
 st.subheader("Load history")
-ui.table(view.query("load_history"), key="data_history", file_name="load_history", link_accounts=False)
+widgets.table(view.query(queries.load_history), key="data_history", file_name="load_history",
+              link_accounts=False)
 
 st.subheader("Quarantine")
 if view.status.quarantined_rows == 0:
     st.success("No row was quarantined in this load.", icon=":material/check_circle:")
 else:
-    table_choice, reason_choice = ui.quarantine_filters(view)
-    rows = view.query("quarantine", table_choice, reason_choice)
-    if rows.height > ui.QUARANTINE_SHOWN_ROWS:
-        st.caption(f"{rows.height:,} rows; the first {ui.QUARANTINE_SHOWN_ROWS:,} are shown, the download has all.")
-    ui.table(rows, key="data_quarantine", file_name="quarantine", link_accounts=False,
-             max_rows=ui.QUARANTINE_SHOWN_ROWS)
+    table_choice, reason_choice = data.quarantine_filters(view)
+    rows = view.query(queries.quarantine, table_choice, reason_choice)
+    if rows.height > data.QUARANTINE_SHOWN_ROWS:
+        st.caption(f"{rows.height:,} rows; the first {data.QUARANTINE_SHOWN_ROWS:,} are shown, the download has all.")
+    widgets.table(rows, key="data_quarantine", file_name="quarantine", link_accounts=False,
+                  max_rows=data.QUARANTINE_SHOWN_ROWS)
 
 st.subheader("Load a new export")
-ui.upload_section()
+data.upload_section()

@@ -186,6 +186,21 @@ def test_mutual_dependence_uses_revenue_share_of_all_accounts():
     assert list(trace.text) == ["Acme", "Gamma"]
 
 
+def test_share_of_wallet_bars_draw_the_metrics_own_columns():
+    # wallet_headroom and share_of_wallet as account_metrics gives them (deliberately not wallet − revenue here,
+    # so a recomputation in the chart would show).
+    frame = accounts_frame(revenue_ttm=[30.0, 80.0, 10.0], wallet_current=[100.0, 50.0, None],
+                           wallet_headroom=[65.0, 0.0, None], share_of_wallet=[0.3, 1.6, None])
+    revenue, headroom = charts.share_of_wallet_figure(frame).data
+    assert list(revenue.x) == [80.0, 30.0]  # sorted by wallet: A2 (50), A1 (100); A3 has none
+    assert list(headroom.x) == [0.0, 65.0]
+    assert list(headroom.text) == ["160.0%", "30.0%"]
+    # Without the metric's columns the chart says so; it does not compute a second share of wallet.
+    for missing in ("share_of_wallet", "wallet_headroom"):
+        fig = charts.share_of_wallet_figure(frame.drop(missing))
+        assert not fig.data and annotation_texts(fig) == ["No wallet estimates: add wallet.csv to your export."]
+
+
 def test_whitespace_grid_caps_colour_but_labels_true_share():
     lines = pl.DataFrame({"account_id": ["A1", "A1", "A3"], "product_line": ["Pumps", "Valves", "Pumps"],
                           "revenue_ttm": [10.0, 0.0, 30.0], "wallet_amount": [20.0, 50.0, 20.0],

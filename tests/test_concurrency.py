@@ -53,7 +53,7 @@ SESSIONS = 4
 STEP_TIMEOUT = 150.0  # seconds for one coordinated step; the whole test takes well under a minute when idle
 # Keep only the current snapshot: each load deletes the one the sessions were reading, the hardest case.
 LOAD_SETTINGS = Settings(keep_snapshots=1)
-SEEN_SNAPSHOT = "kam_snapshot_seen"  # kam_metrics.app.ui keeps the snapshot a session last drew here
+SEEN_SNAPSHOT = "kam_snapshot_seen"  # kam_metrics.app.frame keeps the snapshot a session last drew here
 
 
 @dataclass

@@ -274,7 +274,7 @@ def test_csv_downloads_neutralise_formulas(hostile):
         frame = account_metrics(con, default_as_of(con), NO_FILTERS, Settings())
     finally:
         con.close()
-    from kam_metrics.app.ui import display_frame
+    from kam_metrics.app.widgets import display_frame
 
     rows = csv_rows(frame_to_csv(display_frame(frame.select("account_id", "account_name", "kam_owner",
                                                             "revenue_ttm", "health"))))

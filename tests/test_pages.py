@@ -26,7 +26,7 @@ from kam_metrics.filters import NO_FILTERS, Filters
 from kam_metrics.app.formatting import format_metric, format_metric_delta
 from kam_metrics.load.pipeline import load_export
 from kam_metrics.settings import Settings
-from kam_metrics.app.ui import LOAD_HINT
+from kam_metrics.app.frame import LOAD_HINT
 from tests.conftest import write_export
 
 REPO = Path(__file__).resolve().parent.parent
@@ -393,3 +393,54 @@ def test_a_broken_settings_file_is_reported(tmp_path, monkeypatch):
     (data_dir / "kam.toml").write_text("no_such_setting = 1\n", encoding="utf-8")
     at = run(data_dir, monkeypatch)
     assert at.error and "no_such_setting" in at.error[0].value.replace("\\", "")
+
+
+# ---------------------------------------------------------------- pages call metrics and queries as functions
+
+STREAMLIT_SOURCES = [REPO / "app.py", *sorted((REPO / "pages").glob("*.py")),
+                     *sorted((REPO / "kam_metrics" / "app").rglob("*.py"))]
+
+
+def _calls_by_name(path: Path) -> list[str]:
+    """`x.metric("…")`, `x.query("…")` or `x.movement("…")` calls in a file: a figure reached by its name."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("metric", "query", "movement") and node.args
+                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            found.append(f"{path.name}:{node.lineno} {node.func.attr}({node.args[0].value!r})")
+    return found
+
+
+def test_pages_and_views_pass_metric_and_query_functions_not_names():
+    assert len(STREAMLIT_SOURCES) >= 8 + 8  # the eight pages and the eight view modules at least
+    assert [call for path in STREAMLIT_SOURCES for call in _calls_by_name(path)] == []
+
+
+def test_pages_hold_no_polars_and_no_sql():
+    for path in [REPO / "app.py", *sorted((REPO / "pages").glob("*.py"))]:
+        text = path.read_text(encoding="utf-8")
+        assert "import polars" not in text and "pl." not in text, path.name
+        assert "duckdb" not in text and not re.search(r"\bSELECT\b", text), path.name
+
+
+def test_a_metric_or_query_given_by_name_is_refused(tmp_path):
+    from kam_metrics.app.frame import View, qualified_name
+    from kam_metrics.metrics import portfolio
+
+    view = View(snapshot_path=str(tmp_path / "none.duckdb"), as_of=date(2024, 1, 7), filters=NO_FILTERS,
+                settings=Settings(), status=None, default_as_of=date(2024, 1, 7))
+    with pytest.raises(TypeError, match="function itself"):
+        view.metric("account_metrics")
+    with pytest.raises(TypeError, match="function itself"):
+        view.query("account_profile", "A1")
+    with pytest.raises(TypeError, match="not a function of kam_metrics.metrics"):
+        view.metric(lambda con, as_of, filters: None)
+    with pytest.raises(TypeError, match="not a function of kam_metrics.metrics"):
+        view.query(portfolio.portfolio_total, "revenue_ttm")  # pure, not a snapshot reader
+    # The cache key is the defining module and qualified name, so two functions never share an entry.
+    account_metrics = metrics.account_metrics
+    assert qualified_name(account_metrics) == f"{account_metrics.__module__}.account_metrics"
+    assert qualified_name(queries.account_profile) == "kam_metrics.metrics.queries.account_profile"

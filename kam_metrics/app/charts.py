@@ -335,7 +335,7 @@ def engagement_timeline_figure(activities: pl.DataFrame, weights: Mapping[str, f
 
 def share_of_wallet_figure(accounts: pl.DataFrame, currency: str = "EUR") -> go.Figure:
     """Revenue TTM and wallet headroom per account; the label is the share of wallet (METRICS.md: share_of_wallet, wallet_headroom)."""
-    if not _has(accounts, "account_id", "wallet_current", "revenue_ttm"):
+    if not _has(accounts, "account_id", "wallet_current", "revenue_ttm", "wallet_headroom", "share_of_wallet"):
         return empty_figure("No wallet estimates: add wallet.csv to your export.")
     data = accounts.filter(pl.col("wallet_current").is_not_null())
     if data.is_empty():
@@ -343,9 +343,9 @@ def share_of_wallet_figure(accounts: pl.DataFrame, currency: str = "EUR") -> go.
     data = data.sort("wallet_current")
     labels = account_labels(data)
     revenue = [max(v or 0.0, 0.0) for v in data["revenue_ttm"].to_list()]
-    headroom = (data["wallet_headroom"].to_list() if "wallet_headroom" in data.columns
-                else [max((w or 0) - r, 0) for w, r in zip(data["wallet_current"].to_list(), revenue)])
-    shares = data["share_of_wallet"].to_list() if "share_of_wallet" in data.columns else [None] * data.height
+    # The metric's own columns (account_metrics: wallet_headroom, share_of_wallet): no second definition here.
+    headroom = data["wallet_headroom"].to_list()
+    shares = data["share_of_wallet"].to_list()
     fig = _base(height=_bar_height(data.height, 24))
     fig.add_trace(go.Bar(
         x=revenue, y=labels, orientation="h", name="revenue TTM (ours)", marker_color=ACCENT,

@@ -1,0 +1,130 @@
+"""The Account page (pages/6_Account.py): the account picker and its URL state, heading, flags, tiles, tables."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import polars as pl
+import streamlit as st
+
+from kam_metrics import metrics
+from kam_metrics.app import formatting
+from kam_metrics.app.frame import QP_ACCOUNT, View
+from kam_metrics.app.subsets import pick, rows_for
+from kam_metrics.app.widgets import Kpi, account_choices, kpi, md, metric_help
+from kam_metrics.filters import NO_FILTERS
+from kam_metrics.settings import Settings
+
+_PICK = "kam_account_pick"
+_PICK_SEEN = "kam_account_seen"
+
+
+def choose_account(accounts: pl.DataFrame, default: str | None = None) -> str | None:
+    """The Account page's picker: `?account_id=…` in the URL opens that account; the choice is written back to the URL."""
+    options, names = account_choices(accounts)
+    if not options:
+        return None
+    wanted = st.query_params.get(QP_ACCOUNT)
+    if wanted and wanted != st.session_state.get(_PICK_SEEN):
+        st.session_state[_PICK_SEEN] = wanted
+        if wanted in names:
+            st.session_state[_PICK] = wanted
+        else:
+            st.warning(f"No account with id {md(wanted)} in this snapshot; pick one below.", icon=":material/search_off:")
+    if st.session_state.get(_PICK) not in names:
+        st.session_state[_PICK] = default if default in names else options[0]
+    chosen = st.selectbox("Account", options, format_func=lambda i: names.get(i, i), key=_PICK,
+                          help="Type to search by name or id. ★ = key account.")
+    st.session_state[_PICK_SEEN] = chosen
+    if st.query_params.get(QP_ACCOUNT) != chosen:
+        st.query_params[QP_ACCOUNT] = chosen
+    return chosen
+
+
+def account_heading(profile: dict) -> tuple[str, str]:
+    """The account's name (escaped for Markdown) and a one-line description of it."""
+    parts = ["key account" + (f" since {profile['key_account_since']}" if profile.get("key_account_since") else "")
+             if profile.get("is_key_account") else "not a key account"]
+    for label, column in (("region", "region"), ("segment", "segment"), ("industry", "industry"),
+                          ("KAM", "kam_owner"), ("sponsor", "executive_sponsor"), ("stage", "relationship_stage")):
+        if profile.get(column):
+            parts.append(f"{label}: {profile[column]}")
+    return md(profile.get("account_name") or profile["account_id"]), md(f"{profile['account_id']} · " + " · ".join(parts))
+
+
+def account_flags(row: dict, settings: Settings, present: Iterable[str] = ("contacts", "reviews", "wallet")) -> list[str]:
+    """Plain-language warnings about the account (champion left or quiet, single-threaded, overdue, value-destroying).
+
+    `present`: the contract tables the export has; a flag whose table is missing is not raised.
+    """
+    present = set(present)
+    flags = []
+    if row.get("champion_left"):
+        flags.append(f"A champion or decision maker left in the last {settings.champion_left_days} days.")
+    if row.get("champion_quiet"):
+        flags.append(f"An active champion has had no activity for {settings.champion_quiet_days} days.")
+    if row.get("single_threaded") and "contacts" in present:
+        flags.append(f"Single-threaded: fewer than {settings.multithread_min_contacts} engaged contacts in the last 90 days.")
+    if row.get("is_key_account") and row.get("cadence_status") == "overdue" and "reviews" in present:
+        flags.append("Plan cadence overdue: no 90-day plan in the last 90 days and no review in the last 30.")
+    if (row.get("net_contribution_ttm") or 0) < 0:
+        flags.append("Destroys value: the cost to serve exceeds the gross margin over the last 12 months.")
+    if (row.get("engagement_trend_pct") or 0) <= -50:
+        flags.append(f"Engagement collapsing: weighted touches down {abs(row['engagement_trend_pct']):.0f}% "
+                     "against the prior 90 days.")
+    if row.get("is_share_of_wallet_above_1") and "wallet" in present:
+        flags.append("Revenue exceeds the wallet estimate (share of wallet above 100 %): check wallet.csv.")
+    return flags
+
+
+def account_tiles(view: View, row: dict) -> list[Kpi]:
+    """The account's headline figures."""
+    cur = view.currency
+    band = row.get("band")
+    return [
+        kpi("health", "Health", row.get("health"), cur, description=f"{band} band" if band else "no score",
+            delta_color="off"),
+        kpi("revenue_ttm", "Revenue TTM", row.get("revenue_ttm"), cur,
+            description=f"{formatting.format_pct(row.get('revenue_growth_pct'), signed=True)} vs prior TTM"),
+        kpi("share_of_wallet", "Share of wallet", row.get("share_of_wallet"), cur,
+            description=f"headroom {formatting.format_money(row.get('wallet_headroom'), cur)}"),
+        kpi("net_contribution_ttm", "Net contribution TTM", row.get("net_contribution_ttm"), cur,
+            description=f"net margin {formatting.format_pct(row.get('net_margin_pct'))}"),
+        kpi("lifetime_value", "Lifetime value", row.get("lifetime_value"), cur),
+        kpi("engaged_contacts_90d", "Engaged contacts (90 d)", row.get("engaged_contacts_90d"), cur,
+            description="C-level reached" if row.get("c_level_engaged_90d") else "no C-level contact"),
+        kpi("days_since_last_touch", "Days since last touch", row.get("days_since_last_touch"), cur),
+        Kpi("cadence_status", "Plan cadence",
+            (row.get("cadence_status") or "—").replace("_", " ") if view.has("reviews") else "—",
+            help=metric_help("cadence_status"),
+            delta_description=None if view.has("reviews") else "needs reviews.csv") if row.get("is_key_account") else
+        kpi("nps_365d", "NPS (365 d)", row.get("nps_365d"), cur),
+    ]
+
+
+def economics_account_tiles(view: View, row: dict) -> list[Kpi]:
+    """The account's economics: revenue, gross margin, cost to serve (and % of revenue), net contribution, value to date."""
+    cur = view.currency
+    return [
+        kpi("revenue_ttm", "Revenue TTM", row.get("revenue_ttm"), cur),
+        kpi("gross_margin_ttm", "Gross margin TTM", row.get("gross_margin_ttm"), cur),
+        kpi("cost_to_serve_ttm", "Cost to serve TTM", row.get("cost_to_serve_ttm"), cur,
+            description=f"{formatting.format_pct(row.get('cost_to_serve_pct'))} of revenue"),
+        kpi("net_contribution_ttm", "Net contribution TTM", row.get("net_contribution_ttm"), cur),
+        kpi("value_to_date", "Value to date", row.get("value_to_date"), cur),
+    ]
+
+
+CONTACT_COLUMNS = ["full_name", "title", "seniority", "buying_role", "attitude", "is_active", "left_date",
+                   "last_touch_date", "days_since_last_touch", "touches_90d", "is_champion_left", "is_champion_quiet"]
+
+
+def contacts_table(contacts: pl.DataFrame) -> pl.DataFrame:
+    """The contact columns the relationship table shows."""
+    return pick(contacts, CONTACT_COLUMNS)
+
+
+def wallet_lines_for(view: View, account_id: str) -> pl.DataFrame:
+    """The account's product lines: revenue TTM, wallet and share (from wallet_by_product_line)."""
+    return rows_for(view.metric(metrics.wallet_by_product_line, filters=NO_FILTERS), account_id)
+

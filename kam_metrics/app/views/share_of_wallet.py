@@ -1,0 +1,45 @@
+"""The Share of wallet page (pages/3_Share_of_wallet.py): wallet tiles, the wallet and whitespace tables."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from kam_metrics.app import formatting
+from kam_metrics.app.frame import View
+from kam_metrics.app.subsets import ids, pick, rows_for, sort_by, where_not_null, with_names
+from kam_metrics.app.widgets import Kpi, kpi
+from kam_metrics.metrics import portfolio
+
+WALLET_COLUMNS = ["account_name", "is_key_account", "kam_owner", "revenue_ttm", "wallet_current", "share_of_wallet",
+                  "wallet_headroom", "revenue_growth_pct", "is_share_of_wallet_above_1", "account_id"]
+
+
+def wallet_tiles(view: View, accounts: pl.DataFrame) -> list[Kpi]:
+    """Wallet totals over the accounts with a wallet estimate: wallet, our share of it, headroom, shares above 100 %."""
+    cur = view.currency
+    counted = portfolio.accounts_with_wallet(accounts).height
+    return [
+        kpi("wallet_current", "Wallet of these accounts", portfolio.portfolio_wallet_current(accounts), cur,
+            extra_help=f"Σ wallet_current over the {counted} accounts with a wallet estimate."),
+        kpi("share_of_wallet", "Our share of it", portfolio.portfolio_share_of_wallet(accounts), cur,
+            extra_help="Σ revenue_ttm / Σ wallet_current over the accounts with a wallet estimate."),
+        kpi("wallet_headroom", "Headroom", portfolio.portfolio_wallet_headroom(accounts), cur,
+            extra_help="Σ wallet_headroom."),
+        Kpi("share_of_wallet", "Share of wallet above 100 %",
+            formatting.format_count(portfolio.share_of_wallet_above_1_count(accounts)),
+            help="Accounts whose revenue TTM exceeds the wallet estimate: a data issue to check in wallet.csv.",
+            delta_color="off"),
+    ]
+
+
+def wallet_table(accounts: pl.DataFrame) -> pl.DataFrame:
+    """Accounts with a wallet estimate, largest headroom first."""
+    return pick(sort_by(portfolio.accounts_with_wallet(accounts), "wallet_headroom", descending=True), WALLET_COLUMNS)
+
+
+def whitespace_table(wallet_by_product_line: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFrame:
+    """Product-line wallets of the accounts, largest headroom (portfolio.product_line_headroom) first."""
+    data = where_not_null(rows_for(wallet_by_product_line, ids(accounts)), "wallet_amount")
+    if data.is_empty():
+        return data
+    return with_names(portfolio.product_line_headroom(data), accounts).sort("wallet_headroom", descending=True)

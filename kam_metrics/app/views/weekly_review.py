@@ -1,0 +1,110 @@
+"""The Weekly review (app.py): programme KPI tiles against 7 days earlier, band summary, alerts, health movers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import polars as pl
+
+from kam_metrics import metrics
+from kam_metrics.app import formatting
+from kam_metrics.app.formatting import format_metric
+from kam_metrics.app.frame import View
+from kam_metrics.app.subsets import kpi_values, pick, with_names
+from kam_metrics.app.widgets import DELTA_NOTE, WEEK, Kpi, kpi, metric_help
+from kam_metrics.metrics import portfolio, queries
+
+# Alerts that only mean something when the export has the table they are computed from.
+ALERT_NEEDS = {"cadence_overdue": "reviews", "champion_left": "contacts", "champion_quiet": "contacts",
+               "share_of_wallet_above_1": "wallet"}
+
+
+def programme_tiles(view: View) -> list[Kpi]:
+    """The weekly review's KPI tiles: programme keys with their change against 7 days earlier."""
+    k = kpi_values(view.metric(metrics.programme_kpis))
+    accounts = view.metric(metrics.account_metrics)
+    # 7 days earlier only the key accounts' revenue is shown: revenue_ttm alone, not every account key.
+    accounts_before = view.query(queries.revenue_at, view.as_of - WEEK, view.filters)
+    cur = view.currency
+
+    def tile(key: str, label: str, needs: str | None = None, **kw) -> Kpi:
+        row = k.get(key, {})
+        note = DELTA_NOTE if needs is None or view.has(needs) else f"needs {needs}.csv"
+        return kpi(key, label, row.get("value"), cur, change=row.get("change"), description=note, **kw)
+
+    count = k.get("key_account_count", {}).get("value")
+    lo, hi = view.settings.key_account_min, view.settings.key_account_max
+    inside = portfolio.is_within_key_account_guidance(count, lo, hi)
+    share = k.get("key_revenue_share_pct", {}).get("value")
+    non_key_growth = k.get("non_key_revenue_growth_pct", {}).get("value")
+    return [
+        kpi("key_account_count", "Key accounts", count, cur, change=k.get("key_account_count", {}).get("change"),
+            extra_help=f"Guidance: {lo}–{hi} key accounts.", delta_color="off",
+            description=f"{'within' if inside else 'outside'} the {lo}–{hi} guidance"),
+        kpi("revenue_ttm", "Key revenue TTM", portfolio.key_revenue_ttm(accounts), cur,
+            change=portfolio.key_revenue_ttm_change(accounts, accounts_before),
+            extra_help="Σ revenue_ttm of the key accounts. key_revenue_share_pct: "
+                       + (metric_help("key_revenue_share_pct") or "their share of all revenue TTM."),
+            description=f"{formatting.format_pct(share)} of all revenue"),
+        tile("key_revenue_growth_pct", "Key revenue growth",
+             extra_help=f"Non-key accounts: {formatting.format_pct(non_key_growth)} "
+                        "(non_key_revenue_growth_pct)."),
+        tile("programme_nps", "Programme NPS", needs="surveys"),
+        tile("health_mean", "Mean health (key accounts)"),
+        tile("sponsor_coverage_pct", "Sponsor coverage"),
+        tile("cadence_compliance_pct", "Cadence compliance", needs="reviews"),
+        tile("multithreaded_pct", "Multi-threaded", needs="contacts"),
+    ]
+
+
+def band_summary(view: View) -> str:
+    """'12 green · 3 amber · 2 red' for the key accounts."""
+    k = kpi_values(view.metric(metrics.programme_kpis))
+    parts = []
+    for band in ("green", "amber", "red"):
+        value = k.get(f"{band}_count", {}).get("value")
+        parts.append(f"{format_metric(f'{band}_count', value)} {band}")
+    return " · ".join(parts)
+
+
+def alerts_table(view: View) -> pl.DataFrame:
+    """The alerts, most severe first, with the columns the weekly review shows (none that lack their data)."""
+    alerts = view.metric(metrics.alerts)
+    if alerts.is_empty():
+        return alerts
+    blind = [kind for kind, table in ALERT_NEEDS.items() if not view.has(table)]
+    if blind:
+        alerts = alerts.filter(~pl.col("alert").is_in(blind))
+        if alerts.is_empty():
+            return alerts
+    order = {"high": 0, "medium": 1, "low": 2}
+    ranked = alerts.with_columns(pl.col("severity").replace_strict(order, default=3, return_dtype=pl.Int64).alias("_r"))
+    ranked = ranked.sort("_r", "account_name").drop("_r")
+    return pick(ranked, ["severity", "account_name", "alert", "detail", "account_id"])
+
+
+def health_movement(view: View, date_from: date) -> pl.DataFrame:
+    """Why the key accounts' health moved from date_from to as_of (metrics.health_movement).
+
+    Only key accounts can be movers, so only their movement is computed (health is per account: the same figures).
+    """
+    return view.movement(date_from, view.as_of, filters=replace(view.filters, key_only=True))
+
+
+def health_movers(movement: pl.DataFrame, accounts: pl.DataFrame, limit: int = 5) -> pl.DataFrame:
+    """The accounts whose health changed most between the two dates (portfolio.health_movers), with their names."""
+    return with_names(portfolio.health_movers(movement, accounts, limit=limit), accounts)
+
+
+def mover_title(mover: dict) -> str:
+    """'Name: 61.0 → 55.5 (−5.5)' for one row of health_movers."""
+    return (f"{mover['account_name']}: {format_metric('health', mover['health_from'])} → "
+            f"{format_metric('health', mover['health_to'])} ({mover['health_change']:+.1f})")
+
+
+def components_only(movement: pl.DataFrame, account_id: str) -> pl.DataFrame:
+    """One account's movement rows of the seven components (without the health total)."""
+    if movement.is_empty():
+        return movement
+    return movement.filter((pl.col("account_id") == account_id) & (pl.col("component") != "health"))
