@@ -130,7 +130,8 @@ def test_the_type_is_the_contract_type(table, column):
 BROKEN_ROWS = {
     "an account cannot be its own parent": ("accounts", {"account_id": "A1", "parent_account_id": "A1"}),
     "is_won is true but is_closed is false": ("opportunities", {"is_won": True, "is_closed": False}),
-    "closed_date is before opened_date": ("cases", {"opened_date": dt.date(2024, 3, 2), "closed_date": dt.date(2024, 3, 1)}),
+    "closed_date is before opened_date": ("cases", {"opened_date": dt.date(2024, 3, 2),
+                                                    "closed_date": dt.date(2024, 3, 1)}),
     "a response needs an nps or a csat": ("surveys", {"nps": None, "csat": None}),
     "start_date is after due_date": ("goals", {"start_date": dt.date(2024, 3, 2), "due_date": dt.date(2024, 3, 1)}),
     "a goal needs a metric or a current value": ("goals", {"metric": None, "current": None}),

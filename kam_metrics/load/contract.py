@@ -190,7 +190,8 @@ TABLES: dict[str, Table] = {
             key=("opportunity_id",),
             date_column="close_date",
             references=(("account_id", "accounts"),),
-            row_rules=(RowRule("is_won is true but is_closed is false", "is_won", ~pl.col("is_won") | pl.col("is_closed")),),
+            row_rules=(RowRule("is_won is true but is_closed is false", "is_won",
+                               ~pl.col("is_won") | pl.col("is_closed")),),
             doc="Deals, open and closed.",
         ),
         Table(

@@ -2,7 +2,8 @@
 
 Order per table (tables in contract.TABLE_ORDER, referenced ones first):
 1. parse text into types (kam_metrics.load.parse); unreadable cells fail their row;
-2. the table's pandera schema (kam_metrics.load.schemas, from the contract) with lazy=True, so every failure is gathered;
+2. the table's pandera schema (kam_metrics.load.schemas, derived from the contract) with lazy=True,
+   so every failure is gathered;
 3. duplicate keys among the rows still good: the first is kept, later ones are rejected
    with "duplicate <key> 'X' (first at row N)";
 4. references (account_id, contact_id, goal_id, parent_account_id) against the rows kept in the
