@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
@@ -85,6 +86,18 @@ def demo_data_dir(tmp_path_factory, demo_export_dir) -> Path:
     data_dir = tmp_path_factory.mktemp("demo_data")
     load_export(demo_export_dir, data_dir, fmt="kam")
     return data_dir
+
+
+@pytest.fixture
+def paused_load_command():
+    """paused_load_command(stage, marker, *kam_args) → the command line of a `kam *kam_args` process whose load
+    touches `marker` when its named step `stage` begins (pipeline.LoadProgress.stage) and then waits to be
+    killed (tests/paused_load.py patches the step in that process; the load code carries no test hook)."""
+
+    def command(stage: str, marker: Path, *kam_args: str) -> list[str]:
+        return [sys.executable, str(REPO_ROOT / "tests" / "paused_load.py"), stage, str(marker), *kam_args]
+
+    return command
 
 
 def assert_close(actual, expected, *, rel: float = 1e-9, floor: float = 1e-9, label: str = "") -> None:

@@ -6,10 +6,8 @@ cannot use go to the quarantine, and the counts add up) or refuses the file with
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from kam_metrics.load import warehouse
 from kam_metrics.load.importers.base import LoadError
-from kam_metrics.load.pipeline import PAUSE_ENV, load_export
+from kam_metrics.load.pipeline import load_export
 from kam_metrics.load.verify import verify_snapshot
 from tests.conftest import BASE_EXPORT, write_export
 
@@ -27,7 +25,7 @@ STAGES = ["reading", "checking", "writing snapshot", "writing raw rows", "precom
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_a_load_killed_at_any_stage_leaves_the_previous_snapshot_current(tmp_path, stage):
+def test_a_load_killed_at_any_stage_leaves_the_previous_snapshot_current(tmp_path, stage, paused_load_command):
     data_dir = tmp_path / "data"
     first = load_export(write_export(tmp_path / "first", {}), data_dir)
     second_export = write_export(
@@ -35,10 +33,9 @@ def test_a_load_killed_at_any_stage_leaves_the_previous_snapshot_current(tmp_pat
         {"accounts.csv": "account_id,account_name,is_key_account\nA1,a,true\nA2,b,false\nA3,c,false\nA4,d,true\n"},
     )
     marker = tmp_path / "paused"
-    env = dict(os.environ, **{PAUSE_ENV: f"{stage}:{marker}"})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kam_metrics.cli", "--data-dir", str(data_dir), "load", str(second_export)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        paused_load_command(stage, marker, "--data-dir", str(data_dir), "load", str(second_export)),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
     while not marker.exists():

@@ -1,12 +1,15 @@
 """The canonical data contract (docs/DATA_CONTRACT.md) as code.
 
-Every importer produces these tables; the parser, the pandera models, the warehouse schema and
-the metrics all read the column lists from here, so the contract lives in one place.
+Every importer produces these tables; the parser, the pandera schemas (derived in schemas.py from the
+columns' types, required values, ranges, enumerations and patterns, and from the tables' row rules), the
+warehouse schema and the metrics all read them from here, so the contract lives in one place.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+import polars as pl
 
 # Logical column types of the contract.
 STRING, DATE, BOOL, FLOAT, INT, ENUM = "string", "date", "bool", "float", "int", "enum"
@@ -39,10 +42,20 @@ class Column:
     min: float | None = None
     max: float | None = None
     min_exclusive: bool = False
+    pattern: str | None = None  # regular expression a given value must match
 
     @property
     def duckdb_type(self) -> str:
         return DUCKDB_TYPES[self.type]
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A rule on two or more columns of one row; a row where `holds` is false is quarantined."""
+
+    reason: str  # what the quarantine says
+    column: str  # the column the quarantine names
+    holds: pl.Expr = field(compare=False)  # true (or null-safe true) for a good row
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,7 @@ class Table:
     key: tuple[str, ...] = ()  # unique key; later duplicates are rejected
     date_column: str | None = None  # the date that places a row in time (as_of filter, fx rate date)
     references: tuple[tuple[str, str], ...] = ()  # (column, referenced table)
+    row_rules: tuple[RowRule, ...] = ()
     doc: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -102,6 +116,8 @@ TABLES: dict[str, Table] = {
             required=True,
             key=("account_id",),
             references=(("parent_account_id", "accounts"),),
+            row_rules=(RowRule("an account cannot be its own parent", "parent_account_id",
+                               pl.col("parent_account_id").ne_missing(pl.col("account_id"))),),
             doc="The customers; is_key_account marks the KAM programme.",
         ),
         Table(
@@ -174,6 +190,8 @@ TABLES: dict[str, Table] = {
             key=("opportunity_id",),
             date_column="close_date",
             references=(("account_id", "accounts"),),
+            row_rules=(RowRule("is_won is true but is_closed is false", "is_won",
+                               ~pl.col("is_won") | pl.col("is_closed")),),
             doc="Deals, open and closed.",
         ),
         Table(
@@ -204,6 +222,8 @@ TABLES: dict[str, Table] = {
             key=("case_id",),
             date_column="opened_date",
             references=(("account_id", "accounts"),),
+            row_rules=(RowRule("closed_date is before opened_date", "closed_date",
+                               pl.col("closed_date").is_null() | (pl.col("closed_date") >= pl.col("opened_date"))),),
             doc="Support tickets, costed by priority.",
         ),
         Table(
@@ -219,6 +239,8 @@ TABLES: dict[str, Table] = {
             key=("response_id",),
             date_column="response_date",
             references=(("account_id", "accounts"),),
+            row_rules=(RowRule("a response needs an nps or a csat", "nps",
+                               pl.col("nps").is_not_null() | pl.col("csat").is_not_null()),),
             doc="NPS and CSAT responses.",
         ),
         Table(
@@ -252,6 +274,11 @@ TABLES: dict[str, Table] = {
             ),
             key=("goal_id",),
             references=(("account_id", "accounts"),),
+            row_rules=(
+                RowRule("start_date is after due_date", "start_date", pl.col("start_date") <= pl.col("due_date")),
+                RowRule("a goal needs a metric or a current value", "current",
+                        pl.col("metric").is_not_null() | pl.col("current").is_not_null()),
+            ),
             doc="Programme goals (no account_id) and account goals.",
         ),
         Table(
@@ -285,7 +312,7 @@ TABLES: dict[str, Table] = {
         Table(
             "fx_rates",
             (
-                C("currency", required=True),
+                C("currency", required=True, pattern=r"^[A-Z]{3}$"),  # ISO 4217
                 C("rate", FLOAT, required=True, min=0, min_exclusive=True),
                 C("valid_from", DATE),
             ),

@@ -8,16 +8,15 @@ skipped rows, raw rows, load log, precomputed marts) and publishes it atomically
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import Future, ThreadPoolExecutor
 import re
-import time
 import tempfile
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import duckdb
 import numpy as np
@@ -32,8 +31,11 @@ from kam_metrics.load.mart_frames import MartBuilder, MartsTooLarge
 from kam_metrics.settings import Settings
 from kam_metrics.load.verify import raw_checksum
 
+if TYPE_CHECKING:
+    from kam_metrics.load.validate import TableChecker
+
 Progress = Callable[[str, float], None]
-BIG_FRAME_ROWS = 1_000_000  # frames this long are stored one at a time (see _write_snapshot)
+BIG_FRAME_ROWS = 1_000_000  # frames this long are stored one at a time (see _Writers)
 
 
 @dataclass
@@ -107,16 +109,31 @@ def _noop(stage: str, fraction: float) -> None:
     pass
 
 
-PAUSE_ENV = "KAM_PAUSE_AT_STAGE"  # test hook: "<stage>:<marker file>" pauses a load at that stage
+@dataclass
+class LoadProgress:
+    """One load's progress, told to `callback` as (event, fraction) from the main thread only.
 
+    `stage` announces a named step of the load (unpacking, reading, checking, writing snapshot, writing raw
+    rows, precomputing aggregates, publishing, switching); `report` the finer events within one ("reading
+    accounts", "writing accounts", …). The fraction never moves backwards: an event reports the larger of
+    its own fraction and the furthest reached so far.
+    """
 
-def _stage(progress: Progress, stage: str, fraction: float) -> None:
-    """Report a stage; when $KAM_PAUSE_AT_STAGE names it, touch the marker and wait (kill tests)."""
-    progress(stage, fraction)
-    pause = os.environ.get(PAUSE_ENV, "")
-    if pause.partition(":")[0] == stage:
-        Path(pause.partition(":")[2]).touch()
-        time.sleep(300)
+    callback: Progress = _noop
+    reached: float = 0.0
+
+    def stage(self, name: str, fraction: float) -> None:
+        """A named step of the load begins."""
+        self.report(name, fraction)
+
+    def report(self, event: str, fraction: float = 0.0) -> None:
+        """An event within a step, at `fraction` or where the load has reached if further."""
+        self.advance(fraction)
+        self.callback(event, self.reached)
+
+    def advance(self, fraction: float) -> None:
+        """Move on to `fraction` (if further) without an event."""
+        self.reached = max(self.reached, fraction)
 
 
 def load_export(
@@ -133,30 +150,23 @@ def load_export(
 
     `source_name` is what the load log records as the source (default: the path), e.g. the name of an
     uploaded file rather than the scratch folder it was unpacked into.
+
+    The steps: unpack (a zip) → read (the importer) → open the new snapshot → store each table as it is
+    checked, with its raw rows and its part of the marts → store the marts → write the load's records →
+    publish (fsync, rename) → switch CURRENT.
     """
     settings = settings or Settings()
     source = Path(path)
     data_dir = Path(data_dir)
+    steps = LoadProgress(progress)
     if not source.exists():
         raise LoadError(f"{source}: no such file or folder", file=str(source))
     started = datetime.now(timezone.utc)
     with warehouse.load_lock(data_dir):
         cleaned = [p.name for p in warehouse.clean_leftovers(data_dir)]
         with tempfile.TemporaryDirectory(prefix="kam-load-") as scratch:
-            folder = source
-            if source.is_file():
-                if source.suffix.lower() != ".zip":
-                    raise LoadError(
-                        f"{source.name}: expected an export folder or a .zip of one, got a '{source.suffix}' file",
-                        file=source.name,
-                    )
-                _stage(progress, "unpacking", 0.02)
-                folder = extract_zip(
-                    source, Path(scratch) / "export",
-                    max_entries=settings.max_zip_entries,
-                    max_uncompressed_bytes=settings.max_zip_uncompressed_mb * 1_000_000,
-                )
-            _stage(progress, "reading", 0.05)
+            folder = _unpack(source, Path(scratch), settings, steps)
+            steps.stage("reading", 0.05)
             if fmt == "auto":
                 fmt, reason = detect_format(folder)
             else:
@@ -165,33 +175,74 @@ def load_export(
                 get_importer(fmt), folder, settings, Path(mapping) if mapping else None
             )
             load_id = warehouse.new_load_id(started)
-            tmp = warehouse.temp_snapshot_path(data_dir, load_id)
             previous = warehouse.current_snapshot_path(data_dir)
-            con = duckdb.connect(str(tmp))
-            try:
-                quarantine, counts, as_of = _write_snapshot(
-                    con, load_id, result, present, tables, is_lazy, settings, started, source_name or str(source), fmt, previous,
-                    progress
+            with _new_snapshot(data_dir, load_id) as con:
+                with _Writers() as writers:
+                    build = SnapshotBuild(
+                        con=con, writers=writers, load_id=load_id, settings=settings, progress=steps, result=result,
+                        present=present, is_lazy=is_lazy,
+                    )
+                    _store_tables(build, tables)
+                    _store_absent_tables(build)
+                    _store_mart_frames(build)
+                    files = writers.wait()
+                quarantine, counts, as_of = _write_load_records(
+                    build, files, started=started, source_path=source_name or str(source), fmt=fmt, previous=previous
                 )
-                con.execute("CHECKPOINT").fetchall()
-            except BaseException:
-                # A whole-file problem found while streaming (or an interruption): no half snapshot stays.
-                con.close()
-                for leftover in (tmp, Path(str(tmp) + ".wal")):
-                    leftover.unlink(missing_ok=True)
-                raise
-            con.close()
-            _stage(progress, "publishing", 0.97)
-            snapshot = warehouse.finalize_snapshot(data_dir, load_id)
-            _stage(progress, "switching", 0.99)
-            warehouse.switch_current(data_dir, load_id, settings.keep_snapshots)
-    progress("done", 1.0)
+                _finish_marts(build)
+            snapshot = _publish(data_dir, load_id, settings, steps)
+    steps.report("done", 1.0)
     return LoadReport(
         load_id=load_id, format=fmt, format_reason=reason, source_path=source_name or str(source),
         snapshot_path=snapshot,
         started_at=started, finished_at=datetime.now(timezone.utc), as_of_default=as_of, tables=counts,
         quarantine=quarantine, skipped=result.skipped, notes=list(result.notes), cleaned_leftovers=cleaned,
     )
+
+
+def _unpack(source: Path, scratch: Path, settings: Settings, progress: LoadProgress) -> Path:
+    """The export folder: `source` itself, or a .zip of one unpacked into `scratch` with the archive checks."""
+    if not source.is_file():
+        return source
+    if source.suffix.lower() != ".zip":
+        raise LoadError(
+            f"{source.name}: expected an export folder or a .zip of one, got a '{source.suffix}' file",
+            file=source.name,
+        )
+    progress.stage("unpacking", 0.02)
+    return extract_zip(
+        source, scratch / "export",
+        max_entries=settings.max_zip_entries,
+        max_uncompressed_bytes=settings.max_zip_uncompressed_mb * 1_000_000,
+    )
+
+
+@contextmanager
+def _new_snapshot(data_dir: Path, load_id: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the new snapshot under its temporary name, checkpointed and closed after the block.
+
+    A whole-file problem found while streaming (or an interruption) leaves no half snapshot: its files go.
+    """
+    tmp = warehouse.temp_snapshot_path(data_dir, load_id)
+    con = duckdb.connect(str(tmp))
+    try:
+        yield con
+        con.execute("CHECKPOINT").fetchall()
+    except BaseException:
+        con.close()
+        for leftover in (tmp, Path(str(tmp) + ".wal")):
+            leftover.unlink(missing_ok=True)
+        raise
+    con.close()
+
+
+def _publish(data_dir: Path, load_id: str, settings: Settings, progress: LoadProgress) -> Path:
+    """fsync the finished snapshot and rename it into place, then make it current (pruning old ones)."""
+    progress.stage("publishing", 0.97)
+    snapshot = warehouse.finalize_snapshot(data_dir, load_id)
+    progress.stage("switching", 0.99)
+    warehouse.switch_current(data_dir, load_id, settings.keep_snapshots)
+    return snapshot
 
 
 def count_rows(result: ImportResult, present, loaded: dict[str, int], quarantine: pl.DataFrame) -> list[TableCount]:
@@ -298,6 +349,46 @@ def _latest_date(frame: pl.DataFrame, column: str, today: date) -> date | None:
     return frame[column].filter(frame[column] <= today).max()
 
 
+class _Writers:
+    """The writer threads of one load, each store on its own cursor (closed after).
+
+    DuckDB stores one frame on little more than one core, so the stores run here while the main thread reads
+    and checks the next table. Big frames are stored one at a time (each store holds about a gigabyte of
+    DuckDB buffers per ten million rows), small ones and raw rows on a second writer alongside, and each mart
+    by whichever of two mart writers is free. Leaving the block waits for them (cancelling what has not begun).
+    """
+
+    def __init__(self) -> None:
+        self.big = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kam-store-big")
+        self.small = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kam-store-small")
+        self.marts = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kam-store-marts")
+        self.stores: list[Future] = []
+        self.raw_stores: list[Future] = []
+
+    def __enter__(self) -> _Writers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for pool in (self.big, self.small, self.marts):
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def store_checked(self, con, table: str, frame: pl.DataFrame) -> None:
+        pool = self.big if frame.height >= BIG_FRAME_ROWS else self.small
+        self.stores.append(pool.submit(_store_frame, con.cursor(), table, frame, warehouse_columns(table)))
+
+    def store_mart(self, con, name: str, frame: pl.DataFrame) -> None:
+        self.stores.append(self.marts.submit(_store_frame, con.cursor(), name, frame))
+
+    def store_raw(self, con, load_id: str, raw, kept: pl.DataFrame, name: str) -> None:
+        self.raw_stores.append(self.small.submit(_store_raw, con.cursor(), load_id, raw, raw.frame.height, kept, name))
+
+    def wait(self) -> list[dict]:
+        """Wait for every store (raising the first failure); the load_files rows of the raw stores."""
+        for job in self.stores:
+            job.result()
+        return [job.result() for job in self.raw_stores]
+
+
 def _store_raw(cursor, load_id: str, raw, rows: int, kept: pl.DataFrame, name: str) -> dict:
     """Store the raw rows of one file that did not load (`kept`) as table `name` on `cursor` (closed after),
     with their checksum."""
@@ -310,11 +401,6 @@ def _store_raw(cursor, load_id: str, raw, rows: int, kept: pl.DataFrame, name: s
         cursor.close()
 
 
-def _store_checked(cursor, table: str, frame: pl.DataFrame) -> None:
-    """Store a checked table on `cursor` (closed after)."""
-    _store_frame(cursor, table, frame, warehouse_columns(table))
-
-
 def _store_frame(cursor, table: str, frame: pl.DataFrame, columns: list[tuple[str, str]] | None = None) -> None:
     """Store a frame as `table` on `cursor` (closed after); column types from the frame unless given."""
     try:
@@ -323,117 +409,132 @@ def _store_frame(cursor, table: str, frame: pl.DataFrame, columns: list[tuple[st
         cursor.close()
 
 
-def _write_snapshot(con, load_id, result, present, tables, is_lazy, settings, started, source_path, fmt,
-                    previous, progress) -> tuple[pl.DataFrame, list[TableCount], date | None]:
-    """Check each table as it comes and store it with its raw files, then the load's bookkeeping and marts.
+@dataclass
+class SnapshotBuild:
+    """What the steps that write one new snapshot share: where they write, and what they have done so far."""
 
-    DuckDB stores one frame on little more than one core, so the stores run on writer threads (each
-    on its own cursor) while the main thread reads and checks the next table; progress is reported
-    from the main thread only.
+    con: duckdb.DuckDBPyConnection
+    writers: _Writers
+    load_id: str
+    settings: Settings
+    progress: LoadProgress
+    result: ImportResult
+    present: list[str]
+    is_lazy: bool  # files read for a table feed that table only (see _read_tables)
+    today: date = field(default_factory=date.today)
+    checker: TableChecker = field(init=False)
+    marts: MartBuilder | None = field(init=False)  # None once the marts are too large to pack: built with SQL instead
+    marts_by_sql: bool = False
+    loaded: dict[str, int] = field(default_factory=dict)  # checked rows per table
+    quarantines: list[pl.DataFrame] = field(default_factory=list)
+    latest_dates: list[date] = field(default_factory=list)  # of activities and revenue, up to today
+    loaded_rows: _LoadedRows = field(default_factory=_LoadedRows)
+    raw_files_stored: int = 0  # result.raw_files[:raw_files_stored] are handed to a writer
+    raw_names: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        # Imported here, not at the top: importing the checks (pandera, pandas) takes about a second, which the
+        # canonical importer spends reading the first big file.
+        from kam_metrics.load import validate
+
+        self.checker = validate.TableChecker(set(self.present), self.settings)
+        self.marts = MartBuilder(today=self.today)
+
+
+CHECKING_FROM, CHECKING_TO = 0.35, 0.8  # the share of the progress bar the tables take
+
+
+def _store_tables(build: SnapshotBuild, tables) -> None:
+    """Check each table as it comes and hand it to a writer with its raw rows and its part of the marts."""
+    build.progress.advance(CHECKING_FROM)
+    for i, (table, staged) in enumerate(_announced(tables, build.present, build.progress.report)):
+        fraction = CHECKING_FROM + (CHECKING_TO - CHECKING_FROM) * i / max(len(build.present), 1)
+        if i == 0:
+            build.progress.stage("checking", fraction)
+        build.progress.report(f"checking {table}", fraction)
+        checked, table_quarantine = build.checker.check(table, staged)
+        del staged
+        _store_table(build, table, checked, is_first=i == 0, fraction=fraction)
+        build.quarantines.append(table_quarantine)
+        del checked
+    _store_raw_rows(build)
+
+
+def _store_table(build: SnapshotBuild, table: str, checked: pl.DataFrame, *, is_first: bool, fraction: float) -> None:
+    """One checked table: its files' raw rows (lazy importers), the table itself, its part of the marts, its tally."""
+    build.loaded_rows.mark(checked)
+    if build.is_lazy:
+        _store_raw_rows(build)
+    if is_first:
+        build.progress.stage("writing snapshot", fraction)
+    build.progress.report(f"writing {table}", fraction)
+    build.writers.store_checked(build.con, table, checked)
+    if build.marts is not None:
+        try:
+            build.marts.add(table, checked)  # while the writer stores it
+        except MartsTooLarge:
+            build.marts, build.marts_by_sql = None, True  # built with SQL once the tables are stored
+    build.loaded[table] = checked.height
+    if table in ("activities", "revenue"):
+        day = _latest_date(checked, TABLES[table].date_column, build.today)
+        if day is not None:
+            build.latest_dates.append(day)
+
+
+def _store_raw_rows(build: SnapshotBuild) -> None:
+    """Store the raw rows that did not load of every file whose tables are all checked.
+
+    Every source row is then in the snapshot once: loaded (a checked row points at it with
+    _source_file/_source_row) or raw, as read. Files of a lazy importer feed only the table read
+    with them; the others' files are settled once every table is checked.
     """
-    # Imported here, not at the top: importing the checks (pandera, pandas) takes about a second, which the
-    # canonical importer spends reading the first big file.
-    from kam_metrics.load.validate import TableChecker
+    raw_files = build.result.raw_files
+    for raw in raw_files[build.raw_files_stored:]:
+        if not build.writers.raw_stores:
+            build.progress.stage("writing raw rows", build.progress.reached)
+        build.progress.report(f"writing raw rows {raw.name}")
+        kept = build.loaded_rows.not_loaded(raw)
+        build.writers.store_raw(build.con, build.load_id, raw, kept, _raw_table_name(raw.name, build.raw_names))
+        raw.frame = raw.frame.clear()  # its rows are in a checked table or in `kept` now
+    build.raw_files_stored = len(raw_files)
 
-    checker = TableChecker(set(present), settings)
-    today = date.today()
-    mart_builder = MartBuilder(today=today)
-    loaded: dict[str, int] = {}
-    quarantines: list[pl.DataFrame] = []
-    latest: list[date] = []
-    raw_jobs: list[Future] = []
-    used: set[str] = set()
-    submitted = 0
-    loaded_rows = _LoadedRows()
 
-    # Big frames are stored one at a time (each store holds about a gigabyte of DuckDB buffers per
-    # ten million rows), small ones on a second writer alongside.
-    big_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kam-store-big")
-    small_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kam-store-small")
-    mart_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kam-store-marts")
+def _store_absent_tables(build: SnapshotBuild) -> None:
+    """The tables the export lacks, stored empty with their warehouse columns."""
+    for table in TABLE_ORDER:
+        if table not in build.loaded:
+            build.writers.store_checked(build.con, table, build.checker.empty(table))
+            build.loaded[table] = 0
 
-    def pool_for(frame: pl.DataFrame) -> ThreadPoolExecutor:
-        return big_pool if frame.height >= BIG_FRAME_ROWS else small_pool
 
-    reached = [0.35]
+def _store_mart_frames(build: SnapshotBuild) -> None:
+    """Assemble the marts from the checked frames while the writers finish, each handed to a mart writer."""
+    build.progress.stage("precomputing aggregates", max(build.progress.reached, CHECKING_TO))
+    for name, frame in build.marts.frames() if build.marts is not None else ():
+        build.writers.store_mart(build.con, name, frame)
+    build.marts = None  # what it held is in the marts now
 
-    def report(stage: str, fraction: float, *, pause: bool = False) -> None:
-        """Progress from the main thread, never moving backwards; `pause` for the named stages."""
-        reached[0] = max(reached[0], fraction)
-        if pause:
-            _stage(progress, stage, reached[0])
-        else:
-            progress(stage, reached[0])
 
-    def submit_raw() -> None:
-        """Store the raw rows that did not load of every file whose tables are all checked.
+def _finish_marts(build: SnapshotBuild) -> None:
+    """Marts too large to pack are built with SQL from the stored tables; either way they are marked current."""
+    if build.marts_by_sql:
+        marts.build_marts(build.con)  # (marks them current)
+    else:
+        marts.mark_current(build.con)
 
-        Every source row is then in the snapshot once: loaded (a checked row points at it with
-        _source_file/_source_row) or raw, as read. Files of a lazy importer feed only the table read
-        with them; the others' files are settled once every table is checked.
-        """
-        nonlocal submitted
-        for raw in result.raw_files[submitted:]:
-            if not raw_jobs:
-                report("writing raw rows", reached[0], pause=True)
-            report(f"writing raw rows {raw.name}", reached[0])
-            kept = loaded_rows.not_loaded(raw)
-            raw_jobs.append(small_pool.submit(
-                _store_raw, con.cursor(), load_id, raw, raw.frame.height, kept, _raw_table_name(raw.name, used)))
-            raw.frame = raw.frame.clear()  # its rows are in a checked table or in `kept` now
-        submitted = len(result.raw_files)
 
-    jobs: list[Future] = []
-    try:
-        for i, (table, staged) in enumerate(_announced(tables, present, report)):
-            fraction = 0.35 + 0.45 * i / max(len(present), 1)
-            if i == 0:
-                report("checking", fraction, pause=True)
-            report(f"checking {table}", fraction)
-            checked, table_quarantine = checker.check(table, staged)
-            del staged
-            loaded_rows.mark(checked)
-            if is_lazy:
-                submit_raw()
-            if i == 0:
-                report("writing snapshot", fraction, pause=True)
-            report(f"writing {table}", fraction)
-            jobs.append(pool_for(checked).submit(_store_checked, con.cursor(), table, checked))
-            if mart_builder is not None:
-                try:
-                    mart_builder.add(table, checked)  # while the writer stores it
-                except MartsTooLarge:
-                    mart_builder = None  # built with SQL once the tables are stored
-            loaded[table] = checked.height
-            quarantines.append(table_quarantine)
-            if table in ("activities", "revenue"):
-                day = _latest_date(checked, TABLES[table].date_column, today)
-                if day is not None:
-                    latest.append(day)
-            del checked
-        submit_raw()
-        for table in TABLE_ORDER:
-            if table not in loaded:
-                jobs.append(small_pool.submit(_store_checked, con.cursor(), table, checker.empty(table)))
-                loaded[table] = 0
-        # The marts are computed while the writers finish, and each is stored by whichever mart writer is free.
-        _stage(progress, "precomputing aggregates", max(reached[0], 0.8))
-        for name, frame in mart_builder.frames() if mart_builder is not None else ():
-            jobs.append(mart_pool.submit(_store_frame, con.cursor(), name, frame))
-        marts_by_sql, mart_builder = mart_builder is None, None
-        for job in jobs:
-            job.result()
-        files = [job.result() for job in raw_jobs]
-    finally:
-        big_pool.shutdown(wait=True, cancel_futures=True)
-        small_pool.shutdown(wait=True, cancel_futures=True)
-        mart_pool.shutdown(wait=True, cancel_futures=True)
-    as_of = max(latest) if latest else None
-    checked_quarantine = pl.concat(quarantines) if quarantines else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+def _write_load_records(
+    build: SnapshotBuild, files: list[dict], *, started: datetime, source_path: str, fmt: str, previous: Path | None
+) -> tuple[pl.DataFrame, list[TableCount], date | None]:
+    """The load's own tables: quarantine, skipped, load_files, load_tables, load_log (with the history of the
+    snapshot it replaces) and snapshot_info. Returns (quarantine, counts per table, as_of)."""
+    con, load_id, result = build.con, build.load_id, build.result
+    as_of = max(build.latest_dates) if build.latest_dates else None
+    checked_quarantine = pl.concat(build.quarantines) if build.quarantines else pl.DataFrame(schema=QUARANTINE_SCHEMA)
     quarantine = pl.concat([result.quarantine.cast(QUARANTINE_SCHEMA), checked_quarantine]).sort(
         "table", SOURCE_FILE, SOURCE_ROW, maintain_order=True
     )
-    counts = count_rows(result, present, loaded, quarantine)
+    counts = count_rows(result, build.present, build.loaded, quarantine)
     warehouse.write_frame(
         con, "quarantine", quarantine.with_columns(pl.lit(load_id).alias("load_id")),
         [("load_id", "VARCHAR"), ("table", "VARCHAR"), (SOURCE_FILE, "VARCHAR"), (SOURCE_ROW, "BIGINT"),
@@ -479,15 +580,11 @@ def _write_snapshot(con, load_id, result, present, tables, is_lazy, settings, st
     warehouse.write_frame(con, "load_log", pl.concat([history, this_load]))
     info = {
         "load_id": load_id, "format": fmt, "source_path": source_path,
-        "as_of_default": as_of.isoformat() if as_of else "", "reporting_currency": settings.reporting_currency,
-        "present_tables": ",".join(t for t in TABLE_ORDER if t in set(present)),
+        "as_of_default": as_of.isoformat() if as_of else "", "reporting_currency": build.settings.reporting_currency,
+        "present_tables": ",".join(t for t in TABLE_ORDER if t in set(build.present)),
         "export_date": result.export_date or "",
     }
     warehouse.write_frame(con, "snapshot_info", pl.DataFrame({"key": list(info), "value": list(info.values())}))
-    if marts_by_sql:
-        marts.build_marts(con)  # (marks them current)
-    else:
-        marts.mark_current(con)
     return quarantine, counts, as_of
 
 

@@ -2,7 +2,8 @@
 
 Order per table (tables in contract.TABLE_ORDER, referenced ones first):
 1. parse text into types (kam_metrics.load.parse); unreadable cells fail their row;
-2. the table's pandera model (kam_metrics.load.schemas) with lazy=True, so every failure is gathered;
+2. the table's pandera schema (kam_metrics.load.schemas, derived from the contract) with lazy=True,
+   so every failure is gathered;
 3. duplicate keys among the rows still good: the first is kept, later ones are rejected
    with "duplicate <key> 'X' (first at row N)";
 4. references (account_id, contact_id, goal_id, parent_account_id) against the rows kept in the
@@ -22,7 +23,7 @@ from kam_metrics.load.contract import ORIGINAL_SUFFIX, SOURCE_FILE, SOURCE_ROW, 
 from kam_metrics.load.currency import rate_table, with_rate
 from kam_metrics.load.importers.base import QUARANTINE_SCHEMA
 from kam_metrics.load.parse import POS, parse_table
-from kam_metrics.load.schemas import MODELS, ROW_CHECKS
+from kam_metrics.load.schemas import ROW_CHECKS, SCHEMAS
 from kam_metrics.settings import Settings
 
 FAIL_SCHEMA = {POS: pl.UInt32, "column": pl.String, "value": pl.String, "reason": pl.String}
@@ -46,11 +47,10 @@ def _reason_for_check(check: str, value: str | None) -> str:
 
 
 def pandera_failures(table: str, typed: pl.DataFrame) -> pl.DataFrame:
-    """Row failures of the table's pandera model, as (_pos, column, value, reason)."""
-    model = MODELS[table]
+    """Row failures of the table's pandera schema, as (_pos, column, value, reason)."""
     contract_cols = TABLES[table].column_names
     try:
-        model.validate(typed.select(contract_cols), lazy=True)
+        SCHEMAS[table].validate(typed.select(contract_cols), lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
     else:
