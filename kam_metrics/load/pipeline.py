@@ -431,6 +431,7 @@ class SnapshotBuild:
     loaded_rows: _LoadedRows = field(default_factory=_LoadedRows)
     raw_files_stored: int = 0  # result.raw_files[:raw_files_stored] are handed to a writer
     raw_names: set[str] = field(default_factory=set)
+    columns: dict[str, list[str]] = field(default_factory=dict)  # contract columns each staged table carried
 
     def __post_init__(self) -> None:
         # Imported here, not at the top: importing the checks (pandera, pandas) takes about a second, which the
@@ -452,12 +453,33 @@ def _store_tables(build: SnapshotBuild, tables) -> None:
         if i == 0:
             build.progress.stage("checking", fraction)
         build.progress.report(f"checking {table}", fraction)
+        build.columns[table] = carried_columns(table, staged, build.result)
         checked, table_quarantine = build.checker.check(table, staged)
         del staged
         _store_table(build, table, checked, is_first=i == 0, fraction=fraction)
         build.quarantines.append(table_quarantine)
         del checked
     _store_raw_rows(build)
+
+
+def carried_columns(table: str, staged, result: ImportResult) -> list[str]:
+    """The contract columns of `table` that the export carried (METRICS.md "Data that is not there"): those in the
+    staged frame (canonical: the file's header), less those an importer declares absent (a mapped CRM field that
+    is not in the export)."""
+    names = staged.collect_schema().names() if isinstance(staged, pl.LazyFrame) else staged.columns
+    declared = set(getattr(result, "absent_columns", {}).get(table, ()))
+    return [c.name for c in TABLES[table].columns if c.name in names and c.name not in declared]
+
+
+def export_columns(counts: list[TableCount], columns: dict[str, list[str]]) -> pl.DataFrame:
+    """One row per (table, column) the export carried. A table is present when its file had data rows; a present
+    table that staged no frame (e.g. every row skipped by rule) counts every contract column as carried."""
+    rows = [
+        {"table_name": c.table, "column_name": name}
+        for c in counts if c.is_present and c.read > 0
+        for name in columns.get(c.table, [col.name for col in TABLES[c.table].columns])
+    ]
+    return pl.DataFrame(rows, schema={"table_name": pl.String, "column_name": pl.String})
 
 
 def _store_table(build: SnapshotBuild, table: str, checked: pl.DataFrame, *, is_first: bool, fraction: float) -> None:
@@ -535,6 +557,8 @@ def _write_load_records(
         "table", SOURCE_FILE, SOURCE_ROW, maintain_order=True
     )
     counts = count_rows(result, build.present, build.loaded, quarantine)
+    carried = export_columns(counts, build.columns)
+    warehouse.write_frame(con, "export_columns", carried, [("table_name", "VARCHAR"), ("column_name", "VARCHAR")])
     warehouse.write_frame(
         con, "quarantine", quarantine.with_columns(pl.lit(load_id).alias("load_id")),
         [("load_id", "VARCHAR"), ("table", "VARCHAR"), (SOURCE_FILE, "VARCHAR"), (SOURCE_ROW, "BIGINT"),
@@ -581,7 +605,7 @@ def _write_load_records(
     info = {
         "load_id": load_id, "format": fmt, "source_path": source_path,
         "as_of_default": as_of.isoformat() if as_of else "", "reporting_currency": build.settings.reporting_currency,
-        "present_tables": ",".join(t for t in TABLE_ORDER if t in set(build.present)),
+        "present_tables": ",".join(t for t in TABLE_ORDER if t in set(carried["table_name"])),
         "export_date": result.export_date or "",
     }
     warehouse.write_frame(con, "snapshot_info", pl.DataFrame({"key": list(info), "value": list(info.values())}))
