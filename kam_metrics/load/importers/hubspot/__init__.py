@@ -116,7 +116,7 @@ class HubSpotImporter:
 
     def read(self, folder: Path, *, settings: Any = None, mapping: Path | None = None) -> ImportResult:
         """Read a HubSpot export folder into staged canonical tables (see the module doc)."""
-        return read_export(Path(folder), mapping)
+        return read_export(Path(folder), mapping, settings)
 
 
 IMPORTER = HubSpotImporter()
