@@ -1,7 +1,8 @@
 """One Salesforce read: open the object files, then run the staging steps in the order their lookups need.
 
 read_export → open every mapped file and the canonical companion files → export date → users (owner
-names) → reporting currency → fx_rates → accounts (+ wallet) → contacts → opportunities (+ revenue) → cases → activities.
+names) → reporting currency → fx_rates → accounts (+ wallet) → contacts → opportunities (+ revenue) → cases
+→ activities → notes on rows in a currency without a rate.
 """
 
 from __future__ import annotations
