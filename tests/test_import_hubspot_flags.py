@@ -114,7 +114,7 @@ def test_every_deal_row_is_staged_skipped_or_quarantined_once_per_table():
 def test_the_notes_say_the_flags_decided_and_no_stage_label_is_called_unmapped():
     notes = read().notes
     assert f"{DEALS}: won and closed from the portal's flags 'Is Closed Won' and 'Is closed' for 5 deal(s); " \
-           "their stage labels are not mapped" in notes
+           "[stages] is not used for them" in notes
     assert not any("not in [stages]" in n for n in notes)
     # The flags' alternatives it lacks ('Is Deal Closed?', 'Deal Currency Code') are not reported missing.
     assert not any(n.startswith(f"{DEALS}: mapped headers not found") for n in notes)

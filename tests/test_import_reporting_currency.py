@@ -80,7 +80,7 @@ def test_choose_setting_then_corporate_then_the_only_currency_then_eur():
         "MXN", "the only currency in the export (CurrencyIsoCode)")
     code, why = choose(None, currencies=["EUR", "USD"])
     assert code == "EUR" and "several currencies (EUR, USD)" in why and "reporting_currency" in why
-    assert choose(None) == ("EUR", "the default: the export names no currency")
+    assert choose(None) == ("EUR", "the default, as the export names no currency")
 
 
 def test_only_currency_ignores_empty_and_invalid_codes():
@@ -233,10 +233,10 @@ def test_hubspot_with_eur_set_names_the_fix_for_usd_deals():
 def test_hubspot_without_a_currency_column_defaults_to_eur():
     result = get_importer("hubspot").read(FIXTURES / "hubspot" / "allprops", settings=unset())
     assert (result.reporting_currency, result.reporting_currency_source) == (
-        "EUR", "the default: the export names no currency")
+        "EUR", "the default, as the export names no currency")
 
 
-@pytest.mark.parametrize("setting, expected", [(None, ("EUR", "the default (EUR) of the canonical format")),
+@pytest.mark.parametrize("setting, expected", [(None, ("EUR", "the default of the canonical format")),
                                                ("SEK", ("SEK", "setting reporting_currency"))])
 def test_canonical_export_is_in_the_setting_else_eur(make_export, setting, expected):
     result = get_importer("kam").read(make_export(), settings=Settings(reporting_currency=setting))

@@ -142,7 +142,7 @@ class CanonicalImporter:
         result = ImportResult(format=self.name, source_path=str(folder))
         setting = currency_setting(settings)
         result.reporting_currency = setting or DEFAULT_REPORTING_CURRENCY
-        result.reporting_currency_source = SOURCE_SETTING if setting else "the default (EUR) of the canonical format"
+        result.reporting_currency_source = SOURCE_SETTING if setting else "the default of the canonical format"
         ahead = _ReadAhead(list(files.values()))
 
         def tables() -> Iterator[tuple[str, pl.DataFrame]]:

@@ -70,10 +70,10 @@ def choose(
         return currencies[0], f"the only currency in the export{origin}"
     if currencies:
         return DEFAULT_REPORTING_CURRENCY, (
-            f"the default: the export has several currencies ({', '.join(currencies)}) and no corporate "
+            f"the default, as the export has several currencies ({', '.join(currencies)}) and no corporate "
             f"currency; set reporting_currency in kam.toml to choose"
         )
-    return DEFAULT_REPORTING_CURRENCY, "the default: the export names no currency"
+    return DEFAULT_REPORTING_CURRENCY, "the default, as the export names no currency"
 
 
 def reporting_note(code: str, source: str) -> str:

@@ -386,7 +386,7 @@ def _state_notes(load: HubSpotRead, f: ExportFile, decided: dict[str, int],
     if decided[BY_FLAG]:
         flags = [f"'{m['is_closed_won']}'"] + ([f"'{closed_header}'"] if closed_header else [])
         notes.append(f"{f.name}: won and closed from the portal's flags {' and '.join(flags)} for "
-                     f"{decided[BY_FLAG]} deal(s); their stage labels are not mapped")
+                     f"{decided[BY_FLAG]} deal(s); [stages] is not used for them")
     if decided[BY_PROBABILITY]:
         notes.append(f"{f.name}: won and closed from '{m['probability']}' (1 = won) for {decided[BY_PROBABILITY]} "
                      "deal(s) without an 'Is Closed Won' value")
