@@ -607,7 +607,7 @@ def test_multi_currency_rates_from_currency_type_and_dated_rates():
     ConversionRate(EUR) / ConversionRate(currency), with EUR's rate in force on the StartDate:
     SEK (static only) 0.8 / 10 = 0.08; USD = EUR's dated rates 0.9 (from the start) and 0.8 (from
     2024-01-01); GBP 0.9 / 0.8 = 1.125 (from the start), 0.8 / 0.75 = 1.0666… (from 2024-01-01)."""
-    result = read(FIXTURES / "multicurrency")
+    result = read(FIXTURES / "multicurrency", reporting_currency="EUR")
     fx = sorted(
         (c, round(float(r), 10), v) for c, r, v in result.tables["fx_rates"].select("currency", "rate", "valid_from").iter_rows()
     )
@@ -631,7 +631,7 @@ def test_multi_currency_rates_from_currency_type_and_dated_rates():
     assert wallet == {digits_id("001", 21): 800000.0, digits_id("001", 22): 800000.0,
                       digits_id("001", 23): 80000.0, digits_id("001", 24): 5000.0}
     assert quarantined(result, "wallet") == {
-        ("Account.csv", 5): "wallet estimate in JPY and no fx rate from JPY to EUR"
+        ("Account.csv", 5): "wallet estimate in JPY and no fx rate from JPY to EUR; set reporting_currency in kam.toml or add fx_rates.csv"
     }
     assert_accounting(result)
 
@@ -668,7 +668,7 @@ def test_a_users_fx_rates_file_wins(tmp_path):
     shutil.copytree(FIXTURES / "multicurrency", folder)
     (folder / "fx_rates.csv").write_text(
         "currency,rate,valid_from\nGBP,1.2,\nUSD,0.9,\nSEK,0.085,2024-01-01\nJPY,0.006,\n", encoding="utf-8")
-    result = read(folder)
+    result = read(folder, reporting_currency="EUR")
     assert result.tables["fx_rates"].select("currency", "rate").rows() == [
         ("GBP", "1.2"), ("USD", "0.9"), ("SEK", "0.085"), ("JPY", "0.006")]
     rules = set(skipped_rules(result, "fx_rates").values())
@@ -850,9 +850,9 @@ def test_pipeline_weekly_export(load_folder):
 def test_pipeline_converts_currencies_with_the_salesforce_rates(load_folder):
     from kam_metrics.load import warehouse
 
-    report = load_folder(FIXTURES / "multicurrency", fmt="salesforce")
+    report = load_folder(FIXTURES / "multicurrency", fmt="salesforce", settings=Settings(reporting_currency="EUR"))
     assert report.quarantine.select("table", "reason").rows() == [
-        ("wallet", "wallet estimate in JPY and no fx rate from JPY to EUR")]
+        ("wallet", "wallet estimate in JPY and no fx rate from JPY to EUR; set reporting_currency in kam.toml or add fx_rates.csv")]
     con = warehouse.connect_current(report.snapshot_path.parent.parent)
     try:
         rows = con.sql("select revenue_id, amount, amount_original, currency from revenue order by revenue_id").fetchall()

@@ -10,7 +10,10 @@ An importer reads one export folder and returns an `ImportResult`:
 - `skipped`: rows left out by a documented rule (deleted records, open tasks, …), with the rule;
 - `quarantine`: rows the importer itself had to reject (e.g. a case whose account cannot be
   resolved), with the usual quarantine columns;
-- `notes`: what the user should read in the load report (mapped fields not found, choices made).
+- `notes`: what the user should read in the load report (mapped fields not found, choices made);
+- `reporting_currency` / `reporting_currency_source`: the currency the importer's rates and conversions are
+  in, and a short sentence saying why (importers/reporting.py: the setting, else the export's own currency,
+  else EUR). Validation converts every money column to it.
 
 Parsing of the canonical forms, the pandera checks, cross-table checks, currency conversion and
 storage are common to all importers and happen after this seam (kam_metrics/load/validate.py).
@@ -65,6 +68,10 @@ class ImportResult:
     quarantine: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=QUARANTINE_SCHEMA))
     notes: list[str] = field(default_factory=list)
     export_date: str | None = None  # YYYY-MM-DD, when the export says when it was taken
+    #: ISO code of the currency every amount is to be reported in (None: an importer that does not say).
+    reporting_currency: str | None = None
+    #: Why that currency, e.g. "the org's corporate currency (CurrencyType.IsCorporate)", "setting reporting_currency".
+    reporting_currency_source: str | None = None
 
 
 class Importer(Protocol):

@@ -2,6 +2,8 @@
 
 Staging here only matches file and column names (case-insensitively, trimmed); every value stays
 text for the common parser. Whole-file problems raise LoadError naming the file and column.
+The reporting currency is the setting `reporting_currency`, else EUR (the amounts' currency column and
+fx_rates.csv are the user's own, so nothing in the export overrides it).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import polars as pl
 from kam_metrics.load.contract import REQUIRED_TABLES, SOURCE_FILE, SOURCE_ROW, TABLE_ORDER, TABLES
 from kam_metrics.load.importers.base import ImportResult, LoadError, quarantine_frame
 from kam_metrics.load.importers.files import read_raw_csv, read_raw_parquet
+from kam_metrics.load.importers.reporting import DEFAULT_REPORTING_CURRENCY, SOURCE_SETTING, currency_setting
 
 READABLE = (".csv", ".parquet")
 #: Files at least this big are not read ahead beside another big one (see _ReadAhead).
@@ -137,6 +140,9 @@ class CanonicalImporter:
                 file=f"{missing[0]}.csv",
             )
         result = ImportResult(format=self.name, source_path=str(folder))
+        setting = currency_setting(settings)
+        result.reporting_currency = setting or DEFAULT_REPORTING_CURRENCY
+        result.reporting_currency_source = SOURCE_SETTING if setting else "the default of the canonical format"
         ahead = _ReadAhead(list(files.values()))
 
         def tables() -> Iterator[tuple[str, pl.DataFrame]]:

@@ -40,12 +40,20 @@ Values:
   are whole words, so "Director" is not CTO; VP rules come first, so "Vice President" is not c_level.
 - buying_role: the mapped property (default `Buying Role`, HubSpot's multi-select), labels translated by
   `[buying_roles]`; of several roles the first in the contract's order counts; unknown labels → unknown.
-- Deal stages: the portal's labels through `[stages]` (won / lost / open), matched without regard to case
-  and spacing; defaults cover HubSpot's English default pipeline and the internal stage ids. A label not
-  in `[stages]` is open; the notes list such labels, and warn when one looks closed (closed/won/lost/…).
+- Won and closed deals: the portal's own flags when the export has them (all-properties exports):
+  `Is Closed Won` (true → won; false → lost when `Is closed` / `Is Deal Closed?` says closed, else open),
+  else `Deal probability` (1 → won; 0 or a closed flag → lost); the notes say how many deals the flags
+  decided. Without them, the stage labels through `[stages]` (won / lost / open), matched without regard
+  to case and spacing; defaults cover HubSpot's English default pipeline and the internal stage ids. A
+  label not in `[stages]` is open; the notes list such labels, warn when one looks closed
+  (closed/won/lost/…), and name labels where a closed flag and `[stages]` disagree.
   Deals: `Pipeline` → product_line (map `[deals] product_line` to another property, or to "" for none).
 - Revenue (when no canonical revenue file): each closed-won deal is one revenue row, id = the deal's
-  Record ID, dated its Close Date, with its amount, product line and currency.
+  Record ID, dated its Close Date, with its amount, product line and currency (`Currency`, else
+  `Deal Currency Code`).
+- Reporting currency (kam_metrics/load/importers/reporting.py): the setting reporting_currency when set,
+  else the only currency of the deals' currency column, else EUR; named with why in the result and the
+  notes, which also count deals whose currency neither it nor a canonical fx_rates.csv converts.
 - Activities: activity_type by file (call / meeting / email); account = the first associated company,
   else the account of the first associated contact; contact = the first associated contact that is in
   the contacts table (none when no contacts file was read). Duration: the mapped duration column in the
@@ -54,12 +62,13 @@ Values:
   (`Meeting end time`), in minutes.
 
 Rows left out by rule (`skipped`): contacts and activities with no associated company, deals that are
-not closed-won (for revenue), closed-won deals without an amount (for revenue), companies without a
-wallet estimate (for wallet), activities that were not held (status/outcome mapped to `not_held` in
-`[activity_outcomes]`: canceled, no show, …) and activities dated after the export date (future
-meetings). Rows that cannot be translated go to the quarantine: an unparseable date, number or boolean,
-a deal without any company, a malformed CSV row. For each target table, every source row read is staged,
-skipped or quarantined exactly once.
+not closed-won (for revenue, also when they have no company or an unreadable value), closed-won deals
+without an amount (for revenue), companies without a wallet estimate (for wallet), activities that were
+not held (status/outcome mapped to `not_held` in `[activity_outcomes]`: canceled, no show, …) and
+activities dated after the export date (future meetings). Rows that cannot be translated go to the
+quarantine: an unparseable date, number or boolean, a deal without any company (as an opportunity; as
+revenue only when it is won), a malformed CSV row. For each target table, every source row read is
+staged, skipped or quarantined exactly once.
 
 The mapping file (`kam mapping init --format hubspot` writes the template) can rename any header (a Swedish
 export has `Företagsnamn`), pin file names, map stage, buying-role and outcome labels and set options. An
@@ -116,7 +125,7 @@ class HubSpotImporter:
 
     def read(self, folder: Path, *, settings: Any = None, mapping: Path | None = None) -> ImportResult:
         """Read a HubSpot export folder into staged canonical tables (see the module doc)."""
-        return read_export(Path(folder), mapping)
+        return read_export(Path(folder), mapping, settings)
 
 
 IMPORTER = HubSpotImporter()

@@ -20,6 +20,7 @@ from kam_metrics.load.importers.hubspot.fields import (
     KINDS,
     NAME_HINTS,
     NOT_HEADERS,
+    QUIET_HEADERS,
     REQUIRED,
     SIGNATURE,
 )
@@ -244,7 +245,8 @@ def open_file(load: HubSpotRead, kind: str, path: Path) -> ExportFile:
                 f"{load.mapping_path}: [{kind}] {key} = '{header}' but {raw.name} has no such column",
                 file=raw.name, column=header,
             )
-        not_found.append(f"'{header}' ({key})")
+        if key not in QUIET_HEADERS.get(kind, ()):
+            not_found.append(f"'{header}' ({key})")
     if not_found:
         load.result.notes.append(f"{raw.name}: mapped headers not found, left empty: {', '.join(not_found)}")
     return ExportFile(kind=kind, path=path, raw=raw, malformed=table.malformed, columns=columns)

@@ -126,6 +126,11 @@ DEFAULT_MAPPING: Mapping = {
         "created_date": "Create Date",
         "product_line": "Pipeline",
         "currency": "Currency",
+        "currency_code": "Deal Currency Code",
+        "is_closed_won": "Is Closed Won",
+        "is_closed": "Is closed",
+        "is_deal_closed": "Is Deal Closed?",
+        "probability": "Deal probability",
         "company_ids": "Associated Company IDs",
         "company_names": "Associated Company",
     },
@@ -140,6 +145,11 @@ DEFAULT_MAPPING: Mapping = {
 OPEN_SECTIONS = ("stages", "buying_roles", "activity_outcomes", "regions")
 # Keys of a file section that are settings, not headers.
 NOT_HEADERS = {"duration_unit"}
+# Headers only some exports carry (alternatives, or the portal's own flags in all-properties exports): their
+# absence is normal and gets no "not found" note (the deals step says where won and closed come from).
+QUIET_HEADERS = {
+    "deals": {"currency", "currency_code", "is_closed_won", "is_closed", "is_deal_closed", "probability"},
+}
 
 SECTION_NOTES = {
     "files": "Pin a file name per kind (empty: identified by its headers and name).",
@@ -148,7 +158,9 @@ SECTION_NOTES = {
     "companies": "Headers of the companies export (our field = \"the export's header\"; \"\" = not in the export). "
     "region: a region property; empty derives the region from country.",
     "contacts": "Headers of the contacts export.",
-    "deals": "Headers of the deals export. product_line defaults to the pipeline.",
+    "deals": "Headers of the deals export. product_line defaults to the pipeline. currency / currency_code: the "
+    "deal's currency. is_closed_won, is_closed / is_deal_closed and probability: the portal's own flags; when "
+    "the export has them they decide won and closed, [stages] only when it has not.",
     "calls": "Headers of the calls export; duration_unit: ms, s or minutes.",
     "meetings": "Headers of the meetings export; duration from end_time - activity_date when duration is \"\".",
     "emails": "Headers of the e-mails export.",

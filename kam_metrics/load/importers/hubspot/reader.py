@@ -1,15 +1,19 @@
 """One HubSpot read: identify the export files, then run the staging steps in the order their lookups need.
 
 read_export → mapping checks → identify files → export date → canonical companion files → accounts
-(+ wallet) → contacts → opportunities (+ revenue) → activities (calls, meetings, e-mails).
+(+ wallet) → contacts → opportunities (+ revenue) → activities (calls, meetings, e-mails) → the reporting
+currency (the setting, else the deals' only currency, else EUR).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import polars as pl
 
 from kam_metrics.load.importers.base import ImportResult, LoadError
-from kam_metrics.load.importers.hubspot.context import HubSpotRead
+from kam_metrics.load.importers.hubspot.context import ExportFile, HubSpotRead
 from kam_metrics.load.importers.hubspot.exports import check_mapping, export_date_of, identify, open_file, user_keys_of
 from kam_metrics.load.importers.hubspot.fields import ACTIVITY_KINDS, DEFAULT_MAPPING, FORMAT, KINDS, OPEN_SECTIONS
 from kam_metrics.load.importers.hubspot.tables import (
@@ -21,9 +25,10 @@ from kam_metrics.load.importers.hubspot.tables import (
 )
 from kam_metrics.load.importers.hubspot.values import DateParser
 from kam_metrics.load.importers.mapping import load_mapping
+from kam_metrics.load.importers.reporting import choose, missing_rates_note, only_currency, reporting_note, valid_code
 
 
-def read_export(folder: Path, mapping: Path | None) -> ImportResult:
+def read_export(folder: Path, mapping: Path | None, settings: Any = None) -> ImportResult:
     """The staged canonical tables of a HubSpot export folder (rules in the package doc)."""
     if not folder.is_dir():
         raise LoadError(f"{folder}: not a folder")
@@ -64,9 +69,38 @@ def read_export(folder: Path, mapping: Path | None) -> ImportResult:
     for table in [*load.out.staged, *present]:
         result.tables.setdefault(table, load.out.frame(table, typed=True))
     result.tables.update(canonical)
+    reporting_currency(load, files.get("deals"), canonical.get("fx_rates"), settings)
     result.skipped = load.out.skipped_frame()
     result.quarantine = load.out.quarantine_frame()
     missing_kinds = [k for k in KINDS if k not in files]
     if missing_kinds:
         result.notes.append("no HubSpot " + ", ".join(missing_kinds) + " export in the folder")
     return result
+
+
+def reporting_currency(load: HubSpotRead, deals: ExportFile | None, fx: pl.DataFrame | None, settings: Any) -> None:
+    """The reporting currency (importers/reporting.py): the setting, else the only currency of the deals'
+    currency column, else EUR; recorded on the result with a note, plus a note for deals whose currency no
+    fx rate converts."""
+    result = load.result
+    currencies: list[str] = []
+    origin = ""
+    if deals is not None:
+        columns = [c for key in ("currency", "currency_code") for c in deals.columns[key]]
+        frame = deals.raw.frame
+        _, currencies = only_currency(v for c in columns for v in frame[c].unique().to_list())
+        origin = ", ".join(f"'{c}'" for c in columns)
+    code, why = choose(settings, currencies=currencies, currency_origin=f"the deals' {origin}" if origin else "")
+    result.reporting_currency, result.reporting_currency_source = code, why
+    result.notes.append(reporting_note(code, why))
+    have = {code}
+    if fx is not None and "currency" in fx.columns:
+        have |= {c for c in (valid_code(v) for v in fx["currency"].to_list()) if c}
+    for table, what in (("revenue", "revenue rows"), ("opportunities", "deals")):
+        missing: dict[str, int] = {}
+        for row in load.out.staged.get(table, []):
+            cur = valid_code(row.get("currency"))
+            if cur and cur not in have:
+                missing[cur] = missing.get(cur, 0) + 1
+        if missing:
+            result.notes.append(missing_rates_note(what, missing, code))

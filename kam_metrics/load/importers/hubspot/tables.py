@@ -29,6 +29,7 @@ from kam_metrics.load.importers.hubspot.values import (
     parse_bool,
     parse_duration_minutes,
     parse_number,
+    parse_probability,
     region_for_country,
     split_ids,
 )
@@ -205,20 +206,75 @@ def stage_contacts(load: HubSpotRead, f: ExportFile) -> None:
 # Deals → opportunities (+ revenue).
 
 _CLOSED_LOOKING = re.compile(r"closed|won|lost|abandon|cancel|stängd|vunnen|förlorad", re.I)
+RULE_NOT_WON = "deal is not closed-won"
+#: Where a deal's won and closed state came from.
+BY_FLAG, BY_PROBABILITY, BY_STAGE = "flag", "probability", "stage"
+
+
+def _closed_flag(cells: dict, m: dict) -> bool | None:
+    """The portal's own closed flag (`Is closed`, else `Is Deal Closed?`); None when the export has no value."""
+    closed = parse_cell(cells, "is_closed", parse_bool, m["is_closed"])
+    if closed is None:
+        closed = parse_cell(cells, "is_deal_closed", parse_bool, m["is_deal_closed"])
+    return closed
+
+
+def deal_state(cells: dict, m: dict, stages: dict[str, str]) -> tuple[str, str]:
+    """(won / lost / open, what decided it) of one deal; RowError for a flag that does not parse.
+
+    1. `Is Closed Won` (HubSpot's hs_is_closed_won): true → won; false → lost when the deal is closed
+       (`Is closed` / `Is Deal Closed?`, else probability 0, else a closed stage), open otherwise.
+    2. else `Deal probability`: 1 → won; otherwise lost when closed (the closed flag, else probability 0).
+    3. else the stage label through [stages] (a label not in it is open).
+    """
+    won = parse_cell(cells, "is_closed_won", parse_bool, m["is_closed_won"])
+    probability = parse_cell(cells, "probability", parse_probability, m["probability"])
+    if won is not None or probability is not None:
+        closed = _closed_flag(cells, m)
+        if won is None:
+            won, by = probability == 1, BY_PROBABILITY
+        else:
+            by = BY_FLAG
+        if won:
+            return "won", by
+        if closed is None and probability is not None:
+            closed = probability == 0
+        if closed is None:
+            label = first(cells, "stage")
+            closed = bool(label) and stages.get(norm_label(label), "open") != "open"
+        return ("lost" if closed else "open"), by
+    label = first(cells, "stage")
+    return (stages.get(norm_label(label), "open") if label else "open"), BY_STAGE
 
 
 def stage_opportunities(load: HubSpotRead, f: ExportFile, *, revenue_from_deals: bool) -> None:
-    """Deals → opportunities, and closed-won deals → revenue when no canonical revenue file is given."""
+    """Deals → opportunities, and closed-won deals → revenue when no canonical revenue file is given.
+
+    Won and closed come from the portal's flags when the export has them (`deal_state`), the stage mapping
+    only when not. A deal that is not won is never revenue: it is skipped for revenue by rule, also when it
+    cannot be staged as an opportunity (no company, an unreadable value).
+    """
     m = load.mapping["deals"]
     targets = ["opportunities"] + (["revenue"] if revenue_from_deals else [])
     quarantine_malformed(load, f, targets)
     stages = {norm_label(k): v.strip().lower() for k, v in load.mapping["stages"].items()}
     unmapped: dict[str, int] = {}
+    disagree: dict[tuple[str, bool], int] = {}  # (stage label, flag says closed) → deals, when [stages] decides
+    decided = {BY_FLAG: 0, BY_PROBABILITY: 0, BY_STAGE: 0}
     multi_company = 0
     by_name = 0
     has_company_column = bool(f.columns["company_ids"] or f.columns["company_names"])
     for row, cells in f.rows():
         deal_id = normalise_id(first(cells, "opportunity_id"))
+        label = first(cells, "stage")
+        try:
+            state, by = deal_state(cells, m, stages)
+            closed_flag = _closed_flag(cells, m) if by == BY_STAGE else None
+        except RowError as err:
+            for table in targets:
+                load.reject(table, f.name, row, err.column, err.value, err.reason)
+            continue
+        is_won = state == "won"
         try:
             amount = parse_cell(cells, "amount", parse_number, m["amount"])
             close = parse_cell(cells, "close_date", load.dates.date, m["close_date"])
@@ -230,18 +286,27 @@ def stage_opportunities(load: HubSpotRead, f: ExportFile, *, revenue_from_deals:
                     m["company_ids"], first(cells, "company_names"), "deal has no associated company"
                 )
         except RowError as err:
-            for table in targets:
-                load.reject(table, f.name, row, err.column, err.value, err.reason)
+            load.reject("opportunities", f.name, row, err.column, err.value, err.reason)
+            if not revenue_from_deals:
+                continue
+            if not is_won:
+                load.skip("revenue", f.name, row, RULE_NOT_WON)
+            elif err.reason == "deal has no associated company":
+                load.reject("revenue", f.name, row, err.column, err.value,
+                            f"closed-won deal has no associated company ('{m['company_ids']}' is empty)")
+            else:
+                load.reject("revenue", f.name, row, err.column, err.value, err.reason)
             continue
         by_name += not ids
         multi_company += len(ids) > 1
-        label = first(cells, "stage")
-        state = stages.get(norm_label(label)) if label else None
-        if state is None:
-            state = "open"
-            if label:
+        decided[by] += 1
+        if by == BY_STAGE:
+            if label and norm_label(label) not in stages:
                 unmapped[label] = unmapped.get(label, 0) + 1
-        currency = first(cells, "currency")
+            if closed_flag is not None and closed_flag != (state != "open"):
+                key = (label or "", closed_flag)
+                disagree[key] = disagree.get(key, 0) + 1
+        currency = first(cells, "currency") or first(cells, "currency_code")
         product_line = first(cells, "product_line")
         load.stage(
             "opportunities",
@@ -253,7 +318,7 @@ def stage_opportunities(load: HubSpotRead, f: ExportFile, *, revenue_from_deals:
                 "amount": amount,
                 "close_date": close,
                 "is_closed": state in ("won", "lost"),
-                "is_won": state == "won",
+                "is_won": is_won,
                 "product_line": product_line,
                 "currency": currency,
                 "created_date": created,
@@ -263,8 +328,8 @@ def stage_opportunities(load: HubSpotRead, f: ExportFile, *, revenue_from_deals:
         )
         if not revenue_from_deals:
             continue
-        if state != "won":
-            load.skip("revenue", f.name, row, "deal is not closed-won")
+        if not is_won:
+            load.skip("revenue", f.name, row, RULE_NOT_WON)
         elif amount is None:
             load.skip("revenue", f.name, row, f"closed-won deal without an amount ('{m['amount']}' is empty)")
         else:
@@ -296,6 +361,7 @@ def stage_opportunities(load: HubSpotRead, f: ExportFile, *, revenue_from_deals:
         notes.append(f"{f.name}: {by_name} deal(s) linked to their company by its name")
     if revenue_from_deals:
         notes.append(f"{f.name}: no revenue file, so closed-won deals are the booked revenue (dated Close Date)")
+    _state_notes(load, f, decided, disagree)
     closed_looking = sorted(label for label in unmapped if _CLOSED_LOOKING.search(label))
     if closed_looking:
         notes.append(
@@ -309,6 +375,31 @@ def stage_opportunities(load: HubSpotRead, f: ExportFile, *, revenue_from_deals:
             f"{f.name}: stage labels not in [stages], staged as open: "
             + ", ".join(f"'{label}' ({unmapped[label]})" for label in others)
         )
+
+
+def _state_notes(load: HubSpotRead, f: ExportFile, decided: dict[str, int],
+                 disagree: dict[tuple[str, bool], int]) -> None:
+    """Notes saying where won and closed came from, and where the closed flag and [stages] disagree."""
+    m = load.mapping["deals"]
+    notes = load.result.notes
+    closed_header = next((m[k] for k in ("is_closed", "is_deal_closed") if f.columns[k]), None)
+    if decided[BY_FLAG]:
+        flags = [f"'{m['is_closed_won']}'"] + ([f"'{closed_header}'"] if closed_header else [])
+        notes.append(f"{f.name}: won and closed from the portal's flags {' and '.join(flags)} for "
+                     f"{decided[BY_FLAG]} deal(s); [stages] is not used for them")
+    if decided[BY_PROBABILITY]:
+        notes.append(f"{f.name}: won and closed from '{m['probability']}' (1 = won) for {decided[BY_PROBABILITY]} "
+                     "deal(s) without an 'Is Closed Won' value")
+    if decided[BY_STAGE] and not f.columns["is_closed_won"]:
+        notes.append(f"{f.name}: no '{m['is_closed_won']}' column: won and closed deals from the stage labels "
+                     "([stages] in the mapping file)")
+    if disagree:
+        shown = ", ".join(
+            f"'{label}' ({'closed' if flag else 'open'} per the flag, staged as {'open' if flag else 'closed'}: {n})"
+            for (label, flag), n in sorted(disagree.items())
+        )
+        notes.append(f"{f.name}: '{closed_header}' and [stages] disagree for {shown}; without "
+                     f"'{m['is_closed_won']}' the stage labels decide, so map them in [stages]")
 
 
 # ---------------------------------------------------------------------------------------------------------

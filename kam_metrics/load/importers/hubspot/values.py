@@ -121,6 +121,16 @@ def parse_number(value: str) -> float:
     return finite_float(value)
 
 
+def parse_probability(value: str) -> float:
+    """A deal probability as a fraction 0 … 1 (HubSpot exports `0.2`, `1.0`; `20` or `100` read as percent)."""
+    number = parse_number(value)
+    if 1 < number <= 100:
+        number /= 100
+    if not 0 <= number <= 1:
+        raise ValueError("not a probability (expected 0 to 1)")
+    return number
+
+
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{2})$")
 
 

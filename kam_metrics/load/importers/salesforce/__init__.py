@@ -44,6 +44,11 @@ quarantined, per target table):
   is revenue dated CloseDate; with OpportunityLineItem.csv its line items are the revenue rows instead
   (amount TotalPrice, product line from Product2 Name via Product2Id, else ProductCode, else the
   line Name); opportunities that are not closed-won are skipped for revenue.
+- Reporting currency (kam_metrics/load/importers/reporting.py): the setting reporting_currency when set,
+  else the org's corporate currency (CurrencyType IsCorporate = 1; without that flag, its only rate of 1),
+  else the only currency of the money-bearing rows (opportunities, line items, accounts with a wallet
+  estimate, revenue.csv), else EUR; named with why in the result and the notes. Rows whose currency no rate
+  converts are counted in the notes (revenue, opportunities) or quarantined (wallet), naming the fix.
 - Currencies: CurrencyIsoCode per row (`000` is not a currency). fx_rates from an `fx_rates.csv` in
   the folder, else CurrencyType.csv and DatedConversionRate.csv: Salesforce rates are units of the
   currency per 1 unit of the corporate currency, so rate = ConversionRate(reporting) /

@@ -25,7 +25,8 @@ MALFORMED = "unreadable CSV row"
 class SalesforceRead:
     folder: Path
     mapping: Mapping
-    reporting: str  # the reporting currency, upper case
+    reporting: str = "EUR"  # the reporting currency, upper case (fx.reporting_currency decides it)
+    reporting_source: str = ""  # why that currency (a sentence for the load report)
     notes: list[str] = field(default_factory=list)
     out: Staging = field(default_factory=Staging)
     raw_files: list[RawFile] = field(default_factory=list)

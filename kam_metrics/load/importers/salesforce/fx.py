@@ -5,6 +5,11 @@ Salesforce rates are units of the currency per 1 unit of the corporate currency,
 ConversionRate(reporting) / ConversionRate(currency). A dated rate is re-based with the reporting currency's
 rate in force on its StartDate; dated rates replace the static rate of their currency.
 Which staged rate applies to an amount is the one rule of kam_metrics/load/currency.py.
+
+The reporting currency itself is chosen before the rates are staged (`reporting_currency`, by the rule of
+kam_metrics/load/importers/reporting.py): the setting, else the org's corporate currency (CurrencyType,
+IsCorporate = 1), else the only currency of the money-bearing rows (opportunities, line items, wallet
+estimates, revenue.csv), else EUR.
 """
 
 from __future__ import annotations
@@ -15,6 +20,13 @@ import polars as pl
 
 from kam_metrics.load.contract import SOURCE_ROW, TABLES
 from kam_metrics.load.currency import rate_table, with_rate
+from kam_metrics.load.importers.reporting import (
+    FIX_MISSING_RATE,
+    SOURCE_SETTING,
+    choose,
+    only_currency,
+    valid_code,
+)
 from kam_metrics.load.importers.salesforce.context import SalesforceRead
 from kam_metrics.load.importers.salesforce.source import Source
 from kam_metrics.load.importers.salesforce.values import (
@@ -50,6 +62,11 @@ def stage_fx_rates(r: SalesforceRead) -> list[tuple[str, float, date | None]]:
                     r.out.skip("fx_rates", other.name, row[SOURCE_ROW],
                                f"{user_file.name} given: its rates are used")
         r.notes.append(f"fx rates from {user_file.name}")
+        if r.reporting_source != SOURCE_SETTING:
+            r.notes.append(
+                f"{user_file.name}: its rates are read as units of {r.reporting} (the reporting currency) per unit "
+                "of each currency; set reporting_currency in kam.toml if they are to another currency"
+            )
         return rates
     if ctype is None and dated is None:
         return rates
@@ -67,11 +84,8 @@ def stage_fx_rates(r: SalesforceRead) -> list[tuple[str, float, date | None]]:
             code, rate = currency_code(row.get("IsoCode")), to_float(row.get("ConversionRate"))
             if code and rate and rate > 0:
                 static[code] = (rate, row[SOURCE_ROW])
-                if parse_flag(row.get("IsCorporate")):
-                    corporate = code
-        if corporate is None:
-            ones = [c for c, (r, _) in static.items() if r == 1.0]
-            corporate = ones[0] if len(ones) == 1 else None
+        found = corporate_of(static_rows, ctype.name)
+        corporate = found[0] if found else None
     dated_rows: list[dict] = []
     by_currency: dict[str, list[tuple[date, float]]] = {}
     if dated is not None:
@@ -110,7 +124,7 @@ def stage_fx_rates(r: SalesforceRead) -> list[tuple[str, float, date | None]]:
             for row in rows:
                 r.out.reject("fx_rates", src.name, row[SOURCE_ROW], "IsoCode", row.get("_raw_IsoCode"),
                              reason)
-        r.notes.append(f"No fx rates: {reason}")
+        r.notes.append(f"No fx rates: {reason}; {FIX_MISSING_RATE}")
         return rates
 
     def add(src: Source, row: dict, code: str, rate: float, valid_from: date | None) -> None:
@@ -180,3 +194,88 @@ def rates_on(r: SalesforceRead, on: date | None) -> dict[str, float]:
                        schema={"currency": pl.String, "on": pl.Date})
     found = with_rate(day, rates, r.reporting, on="on", key="currency")
     return dict(zip(found["currency"].to_list(), found["__rate"].to_list()))
+
+
+def corporate_of(rows: list[dict], file_name: str) -> tuple[str, str] | None:
+    """(code, why) of the org's corporate currency among CurrencyType records: the row with IsCorporate = 1
+    (the last one, should there be several), else the only currency with ConversionRate 1; None otherwise.
+    Rows without a currency code or a positive rate do not count."""
+    flagged: str | None = None
+    ones: list[str] = []
+    for row in rows:
+        code, rate = currency_code(row.get("IsoCode")), to_float(row.get("ConversionRate"))
+        if not code or not rate or rate <= 0:
+            continue
+        if parse_flag(row.get("IsCorporate")):
+            flagged = code
+        if rate == 1.0 and code not in ones:
+            ones.append(code)
+    if flagged:
+        return flagged, f"the org's corporate currency ({file_name}, IsCorporate = 1)"
+    if len(ones) == 1:
+        return ones[0], f"the org's corporate currency ({file_name}: its only rate of 1, no IsCorporate flag)"
+    return None
+
+
+#: Objects whose rows carry money, and the field that holds their currency.
+_MONEY_OBJECTS = (("Opportunity", "CurrencyIsoCode"), ("OpportunityLineItem", "CurrencyIsoCode"),
+                  ("Account", "CurrencyIsoCode"), ("revenue", "currency"))
+_TRUE_TEXT = ["1", "true", "yes", "y", "t"]
+
+
+def export_currencies(r: SalesforceRead) -> tuple[list[str], str]:
+    """(the valid currencies of the money-bearing rows, where they come from): non-deleted opportunities and
+    line items, accounts with a wallet estimate, rows of a revenue.csv. A row without a currency is in the
+    mapping's options.currency, when set."""
+    default = valid_code(r.mapping["options"]["currency"])
+    codes: set[str | None] = set()
+    from_column = False
+    for obj, fld in _MONEY_OBJECTS:
+        src = r.sources.get(obj)
+        if src is None or (obj == "Account" and not src.has("Wallet_Estimate__c")):
+            continue
+        frame = src.raw.frame
+        if src.has("IsDeleted"):
+            deleted = pl.col(src.columns["IsDeleted"]).str.strip_chars().str.to_lowercase().is_in(_TRUE_TEXT)
+            frame = frame.filter(~deleted.fill_null(False))
+        if obj == "Account":
+            wallet = pl.col(src.columns["Wallet_Estimate__c"]).str.strip_chars()
+            frame = frame.filter(wallet.is_not_null() & (wallet != ""))
+        if frame.height == 0:
+            continue
+        header = src.columns.get(fld)
+        if header is None:
+            codes.add(default)
+            continue
+        for value in frame[header].unique().to_list():
+            code = currency_code(value)
+            if code is None:
+                codes.add(default)
+            elif valid_code(code):
+                codes.add(code)
+                from_column = True
+    _, found = only_currency(codes)
+    origin = "CurrencyIsoCode" if from_column else "the mapping's options.currency"
+    return found, origin
+
+
+def reporting_currency(r: SalesforceRead, settings) -> tuple[str, str]:
+    """(reporting currency, why): the setting, else the corporate currency of CurrencyType.csv, else the only
+    currency of the money-bearing rows, else EUR (kam_metrics/load/importers/reporting.py)."""
+    ctype = r.sources.get("CurrencyType")
+    corporate = None
+    if ctype is not None and ctype.has("IsoCode") and ctype.has("ConversionRate"):
+        corporate = corporate_of(ctype.records(), ctype.name)
+    currencies, origin = export_currencies(r) if corporate is None else ([], "")
+    return choose(settings, corporate=corporate, currencies=currencies, currency_origin=origin)
+
+
+def missing_rate_counts(r: SalesforceRead, table: str) -> dict[str, int]:
+    """currency → staged rows of `table` in it that no staged fx rate converts to the reporting currency."""
+    have = {code for code, _, _ in r.fx} | {r.reporting}
+    counts: dict[str, int] = {}
+    for row in r.out.staged.get(table, []):
+        code = currency_code(row.get("currency"))
+        if code and code not in have:
+            counts[code] = counts.get(code, 0) + 1
+    return counts

@@ -1,7 +1,8 @@
 """One Salesforce read: open the object files, then run the staging steps in the order their lookups need.
 
 read_export → open every mapped file and the canonical companion files → export date → users (owner
-names) → fx_rates → accounts (+ wallet) → contacts → opportunities (+ revenue) → cases → activities.
+names) → reporting currency → fx_rates → accounts (+ wallet) → contacts → opportunities (+ revenue) → cases
+→ activities → notes on rows in a currency without a rate.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from kam_metrics.load.importers.salesforce.fields import (
     OPEN_SECTIONS,
     READ_HERE,
 )
-from kam_metrics.load.importers.salesforce.fx import stage_fx_rates
+from kam_metrics.load.importers.reporting import missing_rates_note, reporting_note
+from kam_metrics.load.importers.salesforce.fx import missing_rate_counts, reporting_currency, stage_fx_rates
 from kam_metrics.load.importers.salesforce.source import open_source
 from kam_metrics.load.importers.salesforce.values import parse_date
 from kam_metrics.load.importers.sf_ids import normalize_id
@@ -38,7 +40,6 @@ def read_export(folder: Path, settings, mapping: Path | None) -> ImportResult:
     r = SalesforceRead(
         folder=folder,
         mapping=load_mapping(mapping, DEFAULT_MAPPING, open_sections=OPEN_SECTIONS),
-        reporting=(getattr(settings, "reporting_currency", None) or "EUR").upper(),
     )
     check_mapping_values(r.mapping)
     files = r.mapping["files"]
@@ -70,12 +71,18 @@ def read_export(folder: Path, settings, mapping: Path | None) -> ImportResult:
 
     r.export_date = export_date(r)
     r.users = user_names(r)
+    r.reporting, r.reporting_source = reporting_currency(r, settings)
+    r.notes.append(reporting_note(r.reporting, r.reporting_source))
     r.fx = stage_fx_rates(r)
     steps.stage_accounts(r)
     steps.stage_contacts(r)
     steps.stage_opportunities(r)
     steps.stage_cases(r)
     steps.stage_activities(r)
+    for table, what in (("revenue", "revenue rows"), ("opportunities", "opportunities")):
+        missing = missing_rate_counts(r, table)
+        if missing:
+            r.notes.append(missing_rates_note(what, missing, r.reporting))
 
     tables = {t: r.out.frame(t) for t in r.out.staged}
     for table in present_tables(r):
@@ -98,6 +105,8 @@ def read_export(folder: Path, settings, mapping: Path | None) -> ImportResult:
         quarantine=r.out.quarantine_frame(),
         notes=r.notes,
         export_date=r.export_date.isoformat() if r.export_date else None,
+        reporting_currency=r.reporting,
+        reporting_currency_source=r.reporting_source,
     )
 
 

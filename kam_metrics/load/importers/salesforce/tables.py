@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from kam_metrics.load.contract import SOURCE_ROW, TABLES
+from kam_metrics.load.importers.reporting import FIX_MISSING_RATE
 from kam_metrics.load.importers.salesforce.context import SalesforceRead
 from kam_metrics.load.importers.salesforce.fields import (
     RULE_CHILD_EVENT,
@@ -103,7 +104,8 @@ def _wallet_row(r: SalesforceRead, src: Source, row: dict, year: int, rates: dic
         rate = rates.get(currency)
         if rate is None:
             r.out.reject("wallet", src.name, n, "wallet_amount", raw,
-                         f"wallet estimate in {currency} and no fx rate from {currency} to {r.reporting}")
+                         f"wallet estimate in {currency} and no fx rate from {currency} to {r.reporting}; "
+                         + FIX_MISSING_RATE)
             return
         amount_text = fmt_float(amount * rate)
     r.stage("wallet", src.name, n, {
