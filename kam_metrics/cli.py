@@ -16,7 +16,9 @@ from datetime import date
 from pathlib import Path
 
 from kam_metrics.load.importers.base import LoadError
-from kam_metrics.settings import ENV_DATA_DIR, SettingsError, load_settings, resolve_data_dir
+from kam_metrics.settings import (
+    DEFAULT_REPORTING_CURRENCY, ENV_DATA_DIR, SettingsError, load_settings, resolve_data_dir,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DEMO_DIR = "demo_export"
@@ -136,15 +138,22 @@ def status_dict(data_dir: Path) -> dict:
     """What `kam status --json` prints."""
     from kam_metrics.load import warehouse
 
+    from kam_metrics.metrics import default_as_of
+
     con = warehouse.connect_current(data_dir)
     try:
         info = warehouse.snapshot_info(con)
         counts = warehouse.table_counts(con)
+        as_of = default_as_of(con)  # the same as_of the app and `kam report` use
     finally:
         con.close()
     return {
         "load_id": info.get("load_id"),
-        "as_of": info.get("as_of_default") or None,
+        "as_of": as_of.isoformat(),
+        "as_of_from_data": bool(info.get("as_of_default")),
+        "export_date": info.get("export_date") or None,
+        "reporting_currency": info.get("reporting_currency") or DEFAULT_REPORTING_CURRENCY,
+        "reporting_currency_source": info.get("reporting_currency_source") or None,
         "format": info.get("format"),
         "source_path": info.get("source_path"),
         "tables": {
@@ -163,7 +172,13 @@ def cmd_status(args, data_dir: Path, settings) -> int:
         return 0
     print(f"Data directory: {data_dir}")
     print(f"Snapshot:       {status['load_id']} ({status['format']}, from {status['source_path']})")
-    print(f"as_of:          {status['as_of'] or 'n/a'}")
+    rule = ("the latest activity or revenue date not after today" if status["as_of_from_data"]
+            else "today: the export has no activity or revenue date up to today")
+    print(f"as_of:          {status['as_of']} ({rule})")
+    print(f"Export date:    {status['export_date'] or 'not stated by the export'}")
+    currency = status["reporting_currency"]
+    print(f"Currency:       {currency}" + (f" ({status['reporting_currency_source']})"
+                                             if status["reporting_currency_source"] else ""))
     print(f"\n{'table':<15}{'read':>10}{'loaded':>10}{'quarantined':>13}{'skipped':>9}")
     for table, c in status["tables"].items():
         print(f"{table:<15}{c['read']:>10}{c['loaded']:>10}{c['quarantined']:>13}{c['skipped']:>9}")

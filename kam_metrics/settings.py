@@ -36,7 +36,9 @@ def _frozen(d: Mapping[str, float]) -> Mapping[str, float]:
 @dataclass(frozen=True)
 class Settings:
     # Money and time
-    reporting_currency: str = "EUR"
+    # None: the export's own currency (a Salesforce org's corporate currency, a single-currency export's
+    # currency), EUR for a canonical export; a code here overrides that.
+    reporting_currency: str | None = None
     default_gross_margin: float = 0.35
     # Lifetime value
     retention_rate: float = 0.90
@@ -102,6 +104,14 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
+DEFAULT_REPORTING_CURRENCY = "EUR"  # when neither the settings nor the export name a currency
+
+# What a setting that is not set (None) means, for `kam settings`.
+UNSET_MEANING = {
+    "reporting_currency": "the export's own currency, e.g. a Salesforce org's corporate currency; EUR for a "
+                          "canonical export",
+}
+
 # The keys each mapping setting accepts (an unknown one is an error, a missing one keeps its default).
 _MAPPING_KEYS = {
     "activity_weights": ACTIVITY_TYPES,
@@ -151,7 +161,7 @@ def settings_from_dict(data: Mapping[str, Any], source: str = "settings") -> Set
                     raise SettingsError(f"{source}: setting '{key}.{sub}' must be ≥ 0")
             changes[key] = _frozen(merged)
         else:
-            expected = {"str": str, "float": float, "int": int, "bool": bool}[types[key]]
+            expected = {"str": str, "str | None": str, "float": float, "int": int, "bool": bool}[types[key]]
             changes[key] = _check_type(key, value, expected, source)
     settings = dataclasses.replace(defaults, **changes)
     if settings.band_amber_min > settings.band_green_min:
@@ -199,6 +209,8 @@ def settings_toml(settings: Settings | None = None) -> str:
         if f.name in _MAPPING_KEYS:
             tables.append(f"\n[{f.name}]")
             tables += [f"{k} = {_toml_value(v)}" for k, v in value.items()]
+        elif value is None:
+            lines.append(f"# {f.name} = \"EUR\"  (not set: {UNSET_MEANING.get(f.name, 'its default')})")
         else:
             lines.append(f"{f.name} = {_toml_value(value)}")
     return "\n".join(lines + tables) + "\n"

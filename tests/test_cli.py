@@ -73,3 +73,42 @@ def test_a_zip_export_loads_and_a_zip_slip_is_refused(make_export, tmp_path, cap
     assert main(["--data-dir", str(tmp_path / "d"), "load", str(evil)]) == 2
     assert "entry '../x.csv' points outside the export folder" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_status_gives_the_apps_as_of_with_the_export_date_and_currency(make_export, tmp_path, capsys):
+    """One as_of everywhere: with every dated row in the future, status says today (as the app does), not n/a."""
+    from datetime import date
+
+    folder = make_export({
+        "activities.csv": "activity_id,account_id,activity_date,activity_type\nX1,A1,2099-01-01,email\n",
+        "revenue.csv": "revenue_id,account_id,revenue_date,amount\nR1,A1,2099-02-01,10\n",
+    })
+    data_dir = str(tmp_path / "data")
+    assert main(["--data-dir", data_dir, "load", str(folder)]) == 0
+    assert "Reporting currency EUR: the default of the canonical format" in capsys.readouterr().out
+    main(["--data-dir", data_dir, "status", "--json"])
+    status = json.loads(capsys.readouterr().out)
+    assert status["as_of"] == date.today().isoformat() and status["as_of_from_data"] is False
+    assert status["reporting_currency"] == "EUR" and status["export_date"] is None
+    main(["--data-dir", data_dir, "status"])
+    text = capsys.readouterr().out
+    assert f"as_of:          {date.today().isoformat()} (today: the export has no activity or revenue date" in text
+
+
+def test_a_salesforce_org_in_usd_loads_in_usd_without_any_setting(tmp_path, capsys):
+    """CRM_FORMATS.md: the reporting currency defaults to the org's corporate currency, so no deal is quarantined."""
+    from pathlib import Path
+
+    folder = Path(__file__).parent / "fixtures" / "salesforce-usd-corporate"
+    data_dir = str(tmp_path / "data")
+    assert main(["--data-dir", data_dir, "load", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "Reporting currency USD: the org's corporate currency (CurrencyType.csv, IsCorporate = 1)" in out
+    main(["--data-dir", data_dir, "status", "--json"])
+    status = json.loads(capsys.readouterr().out)
+    assert status["reporting_currency"] == "USD"
+    assert status["tables"]["revenue"]["quarantined"] == 0
+    assert status["tables"]["revenue"]["loaded"] == 3  # 120,000 USD, 30,000.50 USD and 500,000 MXN won deals
+    main(["--data-dir", data_dir, "report", "accounts", "--format", "json"])
+    revenue = sum(row["revenue_ttm"] or 0 for row in json.loads(capsys.readouterr().out))
+    assert abs(revenue - 175_000.50) < 1e-6 * 175_000.50  # 120,000 + 30,000.50 + 500,000 / 20

@@ -84,4 +84,4 @@ def test_validation_converts_money_with_the_same_rule():
     assert checked["revenue_id"].to_list() == ["r1", "r2", "r3"]
     assert checked["amount"].to_list() == pytest.approx([90.0, 80.0, 50.0])  # 100×0.90, 100×0.80, 50×1
     assert checked["amount_original"].to_list() == pytest.approx([100.0, 100.0, 50.0])
-    assert quarantine["reason"].to_list() == ["no fx rate for currency 'NOK' (add it to fx_rates)"]
+    assert quarantine["reason"].to_list() == ["no fx rate from NOK to the reporting currency EUR: add it to fx_rates.csv or set reporting_currency in kam.toml"]

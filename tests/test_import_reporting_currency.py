@@ -204,10 +204,11 @@ def test_without_currency_type_several_currencies_fall_back_to_eur_and_say_so(tm
                for n in result.notes)
 
 
-def test_the_current_default_setting_eur_still_wins():
-    # Today Settings.reporting_currency defaults to "EUR": a string is an explicit setting.
+def test_with_the_default_settings_the_org_currency_wins():
+    # Settings.reporting_currency is not set by default: the org's corporate currency is taken.
+    assert Settings().reporting_currency is None
     result = get_importer("salesforce").read(USD_ORG, settings=Settings())
-    assert result.reporting_currency == Settings().reporting_currency.upper()
+    assert result.reporting_currency == "USD"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -135,7 +135,8 @@ def test_currency_without_rate_is_rejected(make_export, load_folder):
         R2,A1,2026-10-01,1000,GBP
         """})
     row = only_reason(load_folder(folder), "revenue")
-    assert (row["column"], row["value"], row["reason"]) == ("currency", "GBP", "no fx rate for currency 'GBP' (add it to fx_rates)")
+    assert (row["column"], row["value"], row["reason"]) == ("currency", "GBP", "no fx rate from GBP to the reporting currency EUR: add it to fx_rates.csv or set "
+                                                   "reporting_currency in kam.toml")
 
 
 def test_goal_dates_and_goal_without_metric_or_current(make_export, load_folder):

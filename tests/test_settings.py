@@ -9,7 +9,7 @@ from kam_metrics.settings import Settings, SettingsError, load_settings, setting
 
 def test_defaults_are_those_of_metrics_md():
     s = Settings()
-    assert s.reporting_currency == "EUR"
+    assert s.reporting_currency is None  # not set: the export's own currency, EUR for a canonical export
     assert s.default_gross_margin == 0.35
     assert (s.retention_rate, s.discount_rate, s.ltv_horizon_years) == (0.90, 0.10, 5)
     assert dict(s.activity_weights) == {"email": 1, "call": 2, "meeting": 3, "workshop": 3, "site_visit": 4,
@@ -19,6 +19,15 @@ def test_defaults_are_those_of_metrics_md():
     assert sum(s.health_weights.values()) == 100 and s.health_weights["cadence"] == 10
     assert (s.band_green_min, s.band_amber_min) == (70, 40)
     assert (s.key_account_min, s.key_account_max) == (5, 25)
+
+
+def test_an_unset_reporting_currency_is_printed_as_a_comment_and_reads_back_unset(tmp_path):
+    text = settings_toml(Settings())
+    assert '# reporting_currency = "EUR"  (not set: the export\'s own currency' in text
+    (tmp_path / "kam.toml").write_text(text)
+    assert load_settings(data_dir=tmp_path) == Settings()
+    (tmp_path / "kam.toml").write_text(settings_toml(Settings(reporting_currency="USD")))
+    assert load_settings(data_dir=tmp_path).reporting_currency == "USD"
 
 
 def test_kam_toml_in_the_data_dir_overrides(tmp_path):

@@ -33,7 +33,9 @@ from kam_metrics.app.formatting import escape_markdown
 from kam_metrics.filters import Filters
 from kam_metrics.load import warehouse
 from kam_metrics.metrics import queries
-from kam_metrics.settings import Settings, SettingsError, load_settings, resolve_data_dir, settings_toml
+from kam_metrics.settings import (
+    DEFAULT_REPORTING_CURRENCY, Settings, SettingsError, load_settings, resolve_data_dir, settings_toml,
+)
 
 _LOG = logging.getLogger(__name__)
 ACCOUNT_PAGE = "pages/6_Account.py"
@@ -137,7 +139,7 @@ class View:
 
     @property
     def currency(self) -> str:
-        return self.status.reporting_currency or self.settings.reporting_currency
+        return self.status.reporting_currency or self.settings.reporting_currency or DEFAULT_REPORTING_CURRENCY
 
     def has(self, table: str) -> bool:
         """Whether the loaded export contained this contract table."""

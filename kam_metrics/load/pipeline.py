@@ -28,7 +28,7 @@ from kam_metrics.load.contract import SOURCE_FILE, SOURCE_ROW, TABLE_ORDER, TABL
 from kam_metrics.load.importers import detect_format, get_importer
 from kam_metrics.load.importers.base import QUARANTINE_SCHEMA, SKIPPED_SCHEMA, ImportResult, LoadError
 from kam_metrics.load.mart_frames import MartBuilder, MartsTooLarge
-from kam_metrics.settings import Settings
+from kam_metrics.settings import DEFAULT_REPORTING_CURRENCY, Settings
 from kam_metrics.load.verify import raw_checksum
 
 if TYPE_CHECKING:
@@ -63,6 +63,8 @@ class LoadReport:
     skipped: pl.DataFrame
     notes: list[str] = field(default_factory=list)
     cleaned_leftovers: list[str] = field(default_factory=list)
+    reporting_currency: str = DEFAULT_REPORTING_CURRENCY
+    reporting_currency_source: str = ""
 
     @property
     def quarantined_rows(self) -> int:
@@ -80,6 +82,8 @@ class LoadReport:
         lines = [
             f"Loaded {self.source_path} as {self.format} ({self.format_reason})",
             f"Snapshot {self.load_id}; as_of {self.as_of_default or 'n/a'}",
+            f"Reporting currency {self.reporting_currency}"
+            + (f": {self.reporting_currency_source}" if self.reporting_currency_source else ""),
             "",
             f"{'table':<15}{'read':>10}{'loaded':>10}{'quarantined':>13}{'skipped':>9}",
         ]
@@ -174,6 +178,7 @@ def load_export(
             result, present, tables, is_lazy = _read_tables(
                 get_importer(fmt), folder, settings, Path(mapping) if mapping else None
             )
+            settings, currency_source = with_reporting_currency(settings, result)
             load_id = warehouse.new_load_id(started)
             previous = warehouse.current_snapshot_path(data_dir)
             with _new_snapshot(data_dir, load_id) as con:
@@ -197,7 +202,22 @@ def load_export(
         snapshot_path=snapshot,
         started_at=started, finished_at=datetime.now(timezone.utc), as_of_default=as_of, tables=counts,
         quarantine=quarantine, skipped=result.skipped, notes=list(result.notes), cleaned_leftovers=cleaned,
+        reporting_currency=settings.reporting_currency, reporting_currency_source=currency_source,
     )
+
+
+def with_reporting_currency(settings: Settings, result: ImportResult) -> tuple[Settings, str]:
+    """The settings of this load with the reporting currency resolved, and why it is that one.
+
+    The importer chose it (the setting when set, else the export's own currency); an importer that does not say
+    leaves the setting, else the default."""
+    if result.reporting_currency:
+        chosen, why = result.reporting_currency.upper(), result.reporting_currency_source or ""
+    elif settings.reporting_currency:
+        chosen, why = settings.reporting_currency.upper(), "setting reporting_currency"
+    else:
+        chosen, why = DEFAULT_REPORTING_CURRENCY, "the default"
+    return settings.replace(reporting_currency=chosen), why
 
 
 def _unpack(source: Path, scratch: Path, settings: Settings, progress: LoadProgress) -> Path:
@@ -605,6 +625,7 @@ def _write_load_records(
     info = {
         "load_id": load_id, "format": fmt, "source_path": source_path,
         "as_of_default": as_of.isoformat() if as_of else "", "reporting_currency": build.settings.reporting_currency,
+        "reporting_currency_source": result.reporting_currency_source or "",
         "present_tables": ",".join(t for t in TABLE_ORDER if t in set(carried["table_name"])),
         "export_date": result.export_date or "",
     }

@@ -24,7 +24,7 @@ from kam_metrics.load.currency import rate_table, with_rate
 from kam_metrics.load.importers.base import QUARANTINE_SCHEMA
 from kam_metrics.load.parse import POS, parse_table
 from kam_metrics.load.schemas import ROW_CHECKS, SCHEMAS
-from kam_metrics.settings import Settings
+from kam_metrics.settings import DEFAULT_REPORTING_CURRENCY, Settings
 
 FAIL_SCHEMA = {POS: pl.UInt32, "column": pl.String, "value": pl.String, "reason": pl.String}
 
@@ -172,7 +172,10 @@ def _convert_currency(
         pl.col(POS),
         pl.lit("currency").alias("column"),
         pl.col("currency").alias("value"),
-        pl.format("no fx rate for currency '{}' (add it to fx_rates)", pl.col("currency")).alias("reason"),
+        pl.format(
+            "no fx rate from {} to the reporting currency {}: add it to fx_rates.csv or set reporting_currency in "
+            "kam.toml", pl.col("currency"), pl.lit(reporting),
+        ).alias("reason"),
     ).cast(FAIL_SCHEMA)
     frame = frame.filter(pl.col("__rate").is_not_null()).with_columns(
         [(pl.col(m) * pl.col("__rate")).alias(m) for m in money]
@@ -191,7 +194,7 @@ class TableChecker:
 
     def __init__(self, present: set[str], settings: Settings):
         self.present = set(present)
-        self.reporting = settings.reporting_currency.upper()
+        self.reporting = (settings.reporting_currency or DEFAULT_REPORTING_CURRENCY).upper()
         self.kept: dict[str, pl.DataFrame] = {}  # key column of the rows kept, for referenced tables
         self.rates: pl.DataFrame | None = None
 
