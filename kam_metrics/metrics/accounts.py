@@ -17,7 +17,7 @@ from kam_metrics.load.contract import ACTIVITY_TYPES, CASE_PRIORITIES, COST_CATE
 from kam_metrics.filters import NO_FILTERS, Filters
 from kam_metrics.load.marts import marts_current
 from kam_metrics.metrics import _engine as E
-from kam_metrics.metrics.health import add_health
+from kam_metrics.metrics.scoring import HEALTH_OUTPUT_COLUMNS, add_health, add_selection_score
 from kam_metrics.settings import Settings
 
 # Windows fixed by the definitions (METRICS.md "Time"); thresholds that are settings come from Settings.
@@ -448,15 +448,11 @@ def account_metrics(con, as_of: date | None = None, filters: Filters | None = No
 def full_frame(con, as_of: date, settings: Settings) -> pl.DataFrame:
     """All accounts at as_of with every key, health and selection_score (ranks are over all accounts, so the
     filters are applied after), plus the intermediate columns programme and goal figures need."""
-    from kam_metrics.metrics.selection import add_selection_score
-
     return add_selection_score(metrics_at(con, [as_of], NO_FILTERS, settings), settings)
 
 
 def public_columns(frame: pl.DataFrame) -> pl.DataFrame:
     """The documented output columns of account_metrics, in order."""
-    from kam_metrics.metrics.health import HEALTH_OUTPUT_COLUMNS
-
     cols = [*E.ACCOUNT_COLUMNS, "as_of", *ACCOUNT_KEYS, *HEALTH_OUTPUT_COLUMNS]
     if "selection_score" in frame.columns:
         cols.append("selection_score")

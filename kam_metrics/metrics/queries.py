@@ -16,6 +16,7 @@ import polars as pl
 
 from kam_metrics.load.contract import OPTIONAL_TABLES, REQUIRED_TABLES, TABLE_ORDER
 from kam_metrics.filters import NO_FILTERS, Filters
+from kam_metrics.metrics.accounts import wallet_share_at
 from kam_metrics.settings import Settings
 from kam_metrics.load.warehouse import snapshot_info, table_exists
 
@@ -325,6 +326,4 @@ def account_revenue_monthly(
 def revenue_at(con: duckdb.DuckDBPyConnection, as_of: date, filters: Filters = NO_FILTERS) -> pl.DataFrame:
     """revenue_ttm, wallet_current and share_of_wallet (METRICS.md) per account passing the filters at as_of, with
     the account columns: the figures of account_metrics a tile needs at another date, without every other key."""
-    from kam_metrics.metrics.accounts import wallet_share_at
-
     return wallet_share_at(con, as_of, filters)
