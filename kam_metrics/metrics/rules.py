@@ -1,0 +1,118 @@
+"""Rules several figures share, each defined once as pure Polars over small frames (no connection): share of
+wallet, wallet_current, the parts of cost to serve and the champion flags (METRICS.md "Share of wallet",
+"Cost to serve and lifetime value", "Relationships"). The queries read the rows; these functions decide."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Sequence
+
+import polars as pl
+
+from kam_metrics.load.contract import ACTIVITY_TYPES, CASE_PRIORITIES, COST_CATEGORIES
+from kam_metrics.settings import Settings
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Share of wallet
+
+
+def share_of_wallet(revenue: pl.Expr | str, wallet: pl.Expr | str) -> pl.Expr:
+    """share_of_wallet: revenue / wallet, null when the wallet is null or 0."""
+    revenue = pl.col(revenue) if isinstance(revenue, str) else revenue
+    wallet = pl.col(wallet) if isinstance(wallet, str) else wallet
+    return pl.when(wallet.is_null() | (wallet == 0)).then(None).otherwise(revenue / wallet)
+
+
+def _is_whole_wallet(product_line: pl.Expr) -> pl.Expr:
+    """A wallet row for the whole account: no product line (empty or blank, spaces trimmed as SQL trim does)."""
+    return product_line.is_null() | (product_line.str.strip_chars(" ") == "")
+
+
+def wallet_by_account_year(rows: pl.DataFrame) -> pl.DataFrame:
+    """The wallet of each account and year from wallet rows (account_id, year, product_line, wallet_amount):
+    the sum of the whole-account rows (no product line) when the year has any, else the sum of its product-line
+    rows. Columns account_id, year, wallet_amount, sorted by account and year."""
+    whole = _is_whole_wallet(pl.col("product_line"))
+    return rows.group_by("account_id", "year").agg(
+        wallet_amount=pl.when(whole.any())
+        .then(pl.col("wallet_amount").filter(whole).sum())
+        .otherwise(pl.col("wallet_amount").filter(~whole).sum())
+    ).sort("account_id", "year")
+
+
+def wallet_current_at(by_year: pl.DataFrame, points: Sequence[date]) -> pl.DataFrame:
+    """wallet_current per account and as_of: the wallet of year(as_of), else of the latest earlier year with
+    wallet rows (from wallet_by_account_year). Only accounts with such a year are listed; columns account_id,
+    as_of, wallet_year, wallet_current."""
+    parts = []
+    latest_of_year: dict[int, pl.DataFrame] = {}
+    for p in points:
+        if p.year not in latest_of_year:
+            latest_of_year[p.year] = by_year.filter(pl.col("year") <= p.year).sort("year").group_by(
+                "account_id").last()
+        parts.append(latest_of_year[p.year].select(
+            "account_id", pl.lit(p, dtype=pl.Date).alias("as_of"), pl.col("year").alias("wallet_year"),
+            pl.col("wallet_amount").alias("wallet_current")))
+    if parts:
+        return pl.concat(parts)
+    return pl.DataFrame(schema={"account_id": pl.String, "as_of": pl.Date, "wallet_year": by_year.schema["year"],
+                                "wallet_current": by_year.schema["wallet_amount"]})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Cost to serve
+
+
+@dataclass(frozen=True)
+class CostPart:
+    """One part of cost_to_serve_ttm: `column` is the account-mart column counted (activities, cases) or summed
+    (service cost amounts); its cost is the count × unit_cost, or the amount itself when unit_cost is None."""
+
+    group: str  # service_costs, activities or cases
+    component: str
+    column: str
+    unit_cost: float | None
+
+
+COST_GROUPS = ("service_costs", "activities", "cases")
+
+
+def cost_parts(s: Settings) -> list[CostPart]:
+    """Every part of cost to serve with its unit cost from the settings: service cost categories (amounts),
+    activities by type × activity_costs, cases by priority × case_costs."""
+    return [
+        *[CostPart("service_costs", c, f"sc_c_{c}", None) for c in COST_CATEGORIES],
+        *[CostPart("activities", t, f"n_{t}", float(s.activity_costs.get(t, 0.0))) for t in ACTIVITY_TYPES],
+        *[CostPart("cases", p, f"case_n_{p}", float(s.case_costs.get(p, 0.0))) for p in CASE_PRIORITIES],
+    ]
+
+
+def part_cost(part: CostPart, quantity: pl.Expr) -> pl.Expr:
+    """The cost of a part from its quantity (a count or, for service costs, the amount)."""
+    return quantity if part.unit_cost is None else quantity * part.unit_cost
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Champion flags
+
+#: The buying roles whose leaving raises champion_left.
+CHAMPION_LEFT_ROLES = ("champion", "decision_maker")
+
+
+def champion_left(as_of: pl.Expr, s: Settings) -> pl.Expr:
+    """A champion or decision-maker contact who is inactive and left in the last champion_left_days up to as_of
+    (columns buying_role, is_active, left_date; a null is_active counts as active)."""
+    left = pl.col("left_date")
+    return (
+        pl.col("buying_role").is_in(CHAMPION_LEFT_ROLES) & ~pl.col("is_active").fill_null(True)
+        & (left <= as_of) & (left >= as_of - pl.duration(days=s.champion_left_days - 1))
+    ).fill_null(False)
+
+
+def champion_quiet(as_of: pl.Expr, s: Settings) -> pl.Expr:
+    """An active champion contact with no activity in the last champion_quiet_days up to as_of (columns
+    buying_role, is_active, last_touch_date: the contact's latest activity on or before as_of, null if none)."""
+    touched = (pl.col("last_touch_date") >= as_of - pl.duration(days=s.champion_quiet_days - 1)).fill_null(False)
+    return ((pl.col("buying_role") == "champion") & pl.col("is_active").fill_null(True) & ~touched).fill_null(False)
