@@ -115,13 +115,13 @@ def _champion_matrices(con, use, contacts: pl.DataFrame, points: list[date], set
     n_contacts, n = contacts.height, len(points)
     champion = (contacts["is_active"] & (contacts["buying_role"] == "champion")).to_numpy()
     last = (_last_touch_days(con, use, contacts, points, settings.champion_quiet_days, filters) if champion.any()
-            else np.full((n_contacts, n), _NO_DAY, dtype=np.int64))
+            else np.full((n_contacts, n), E._NO_DAY, dtype=np.int64))
     # contacts × points, one row per contact and point (contact-major), flagged by the rules
     rows = contacts.select("buying_role", "is_active", "left_date").gather(np.repeat(np.arange(n_contacts), n))
     last_touch = pl.Series(last.ravel())
     flags = rows.with_columns(
         as_of=pl.Series(np.tile(_point_days(points), n_contacts)).cast(pl.Int32).cast(pl.Date),
-        last_touch_date=pl.when(last_touch != _NO_DAY).then(last_touch).otherwise(None).cast(pl.Int32).cast(pl.Date),
+        last_touch_date=pl.when(last_touch != E._NO_DAY).then(last_touch).cast(pl.Int32).cast(pl.Date),
     ).select(
         is_left=rules.champion_left(pl.col("as_of"), settings),
         is_quiet=rules.champion_quiet(pl.col("as_of"), settings),
@@ -179,9 +179,6 @@ def champion_flags(con, points: Sequence[date], filters: Filters, settings: Sett
     })
 
 
-_NO_DAY = np.iinfo(np.int64).min  # "no activity" in the contacts × points matrix of latest activity days
-
-
 def _point_days(points: Sequence[date]) -> np.ndarray:
     """The as_of dates as days since the epoch."""
     return np.array([(p - E._EPOCH).days for p in points], dtype=np.int64)
@@ -191,7 +188,7 @@ def _last_touch_days(con, use, contacts: pl.DataFrame, points: list[date], windo
                      filters: Filters) -> np.ndarray:
     """contacts × points: the latest activity day (days since the epoch) of the contact on or before as_of, from
     as_of − (window_days − 1) of the earliest as_of on (computed for the active champions of the accounts
-    passing `filters`; _NO_DAY for every other row of `contacts` and when there is none). Enough to tell
+    passing `filters`; E._NO_DAY for every other row of `contacts` and when there is none). Enough to tell
     whether the contact was touched in each as_of's window of window_days days.
 
     Reads only the contact-days from the earliest window start to the latest as_of: each day goes to the first
@@ -218,7 +215,7 @@ def _last_touch_days(con, use, contacts: pl.DataFrame, points: list[date], windo
             GROUP BY ALL""",
         [*bucket_params, start, points[-1], *filter_params],
     )
-    last = np.full((contacts.height, len(points)), _NO_DAY, dtype=np.int64)
+    last = np.full((contacts.height, len(points)), E._NO_DAY, dtype=np.int64)
     if latest.height:
         rows = contacts.select("contact_id", _r=pl.int_range(pl.len(), dtype=pl.Int64))
         hit = latest.join(rows, on="contact_id", how="inner")
