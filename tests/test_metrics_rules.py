@@ -142,6 +142,9 @@ def test_champion_flags_take_as_of_per_row():
                           "as_of": [date(2025, 6, 29), date(2025, 6, 30)]})
     got = frame.select(f=rules.champion_quiet(pl.col("as_of"), Settings()))["f"].to_list()
     assert got == [False, True]  # 2025-05-01 is the first day of the window of 2025-06-29
+    # a plain date works as a literal as_of
+    assert frame.select(f=rules.champion_quiet(date(2025, 6, 29), Settings()))["f"].to_list() == [False, False]
+    assert frame.select(f=rules.champion_quiet(AS_OF, Settings()))["f"].to_list() == [True, True]
 
 
 # --- scoring ---------------------------------------------------------------------------------------------------

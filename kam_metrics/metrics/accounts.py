@@ -116,8 +116,10 @@ def _champion_matrices(con, use, contacts: pl.DataFrame, points: list[date], set
     champion = (contacts["is_active"] & (contacts["buying_role"] == "champion")).to_numpy()
     last = (_last_touch_days(con, use, contacts, points, settings.champion_quiet_days, filters) if champion.any()
             else np.full((n_contacts, n), E._NO_DAY, dtype=np.int64))
-    # contacts × points, one row per contact and point (contact-major), flagged by the rules
-    rows = contacts.select("buying_role", "is_active", "left_date").gather(np.repeat(np.arange(n_contacts), n))
+    # contacts × points, one row per contact and point (contact-major), flagged by the rules (the roles as an
+    # Enum of the two roles `contacts` holds: comparing its codes is what makes a million rows cheap)
+    rows = contacts.select(pl.col("buying_role").cast(pl.Enum(rules.CHAMPION_LEFT_ROLES)), "is_active",
+                           "left_date").gather(np.repeat(np.arange(n_contacts), n))
     last_touch = pl.Series(last.ravel())
     flags = rows.with_columns(
         as_of=pl.Series(np.tile(_point_days(points), n_contacts)).cast(pl.Int32).cast(pl.Date),

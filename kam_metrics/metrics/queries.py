@@ -231,8 +231,8 @@ def account_contacts(
     ).pl()
     # The champion flags of the account's champion_left / champion_quiet (rules), on the contact's is_active flag
     flags = frame.select("buying_role", "left_date", "last_touch_date", is_active=pl.col("_is_active_flag")).select(
-        is_champion_left=rules.champion_left(pl.lit(as_of), settings),
-        is_champion_quiet=rules.champion_quiet(pl.lit(as_of), settings),
+        is_champion_left=rules.champion_left(as_of, settings),
+        is_champion_quiet=rules.champion_quiet(as_of, settings),
     )
     return pl.concat([frame.drop("_is_active_flag").with_columns((~pl.col("is_active")).alias("has_left")), flags],
                      how="horizontal")
