@@ -34,11 +34,16 @@ def wallet_by_account_year(rows: pl.DataFrame) -> pl.DataFrame:
     """The wallet of each account and year from wallet rows (account_id, year, product_line, wallet_amount):
     the sum of the whole-account rows (no product line) when the year has any, else the sum of its product-line
     rows. Columns account_id, year, wallet_amount, sorted by account and year."""
-    whole = _is_whole_wallet(pl.col("product_line"))
-    return rows.group_by("account_id", "year").agg(
-        wallet_amount=pl.when(whole.any())
-        .then(pl.col("wallet_amount").filter(whole).sum())
-        .otherwise(pl.col("wallet_amount").filter(~whole).sum())
+    whole = pl.col("_whole")
+    amount = pl.col("wallet_amount")
+    # the sums of the whole-account and of the product-line rows (the other rows add exact zeros)
+    return rows.with_columns(_whole=_is_whole_wallet(pl.col("product_line"))).group_by("account_id", "year").agg(
+        _has_whole=whole.any(),
+        _whole_sum=pl.when(whole).then(amount).otherwise(0.0).sum(),
+        _line_sum=pl.when(whole).then(0.0).otherwise(amount).sum(),
+    ).select(
+        "account_id", "year",
+        wallet_amount=pl.when(pl.col("_has_whole")).then(pl.col("_whole_sum")).otherwise(pl.col("_line_sum")),
     ).sort("account_id", "year")
 
 
@@ -48,10 +53,11 @@ def wallet_current_at(by_year: pl.DataFrame, points: Sequence[date]) -> pl.DataF
     as_of, wallet_year, wallet_current."""
     parts = []
     latest_of_year: dict[int, pl.DataFrame] = {}
+    ordered = by_year.sort("account_id", "year")
     for p in points:
-        if p.year not in latest_of_year:
-            latest_of_year[p.year] = by_year.filter(pl.col("year") <= p.year).sort("year").group_by(
-                "account_id").last()
+        if p.year not in latest_of_year:  # each account's last row up to the year is its latest year
+            latest_of_year[p.year] = ordered.filter(pl.col("year") <= p.year).unique(
+                subset="account_id", keep="last", maintain_order=True)
         parts.append(latest_of_year[p.year].select(
             "account_id", pl.lit(p, dtype=pl.Date).alias("as_of"), pl.col("year").alias("wallet_year"),
             pl.col("wallet_amount").alias("wallet_current")))
