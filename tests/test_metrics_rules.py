@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -104,47 +105,48 @@ def test_part_cost_is_the_count_times_the_unit_cost_or_the_amount():
 
 def test_champion_left_is_a_champion_or_decision_maker_inactive_and_left_in_the_window():
     # as_of 2025-06-30, champion_left_days 90: the window is 2025-04-02 … 2025-06-30
-    frame = pl.DataFrame(
+    contacts = pl.DataFrame(
         {
             "buying_role": ["champion", "champion", "champion", "decision_maker", "influencer", "champion",
-                            "champion", "decision_maker"],
-            "is_active": [False, False, False, False, False, True, None, False],
+                            "champion", "decision_maker", None],
+            "is_active": [False, False, False, False, False, True, None, False, False],
             "left_date": [date(2025, 4, 2), date(2025, 4, 1), date(2025, 7, 1), date(2025, 6, 30), date(2025, 6, 1),
-                          date(2025, 6, 1), date(2025, 6, 1), None],
+                          date(2025, 6, 1), date(2025, 6, 1), None, date(2025, 6, 1)],
         }
     )
-    got = frame.select(f=rules.champion_left(pl.lit(AS_OF), Settings()))["f"].to_list()
+    got = rules.champion_left(contacts, [AS_OF], Settings())
+    assert got.shape == (9, 1)
     # first day in, the day before the window, left after as_of, a decision maker on as_of, not a champion role,
-    # still active, null is_active counts as active, no left_date
-    assert got == [True, False, False, True, False, False, False, False]
-    # a shorter window: 2025-06-01 … 2025-06-30
-    got = frame.select(f=rules.champion_left(pl.lit(AS_OF), Settings().replace(champion_left_days=30)))["f"]
-    assert got.to_list() == [False, False, False, True, False, False, False, False]
+    # still active, null is_active counts as active, no left_date, no role
+    assert got[:, 0].tolist() == [True, False, False, True, False, False, False, False, False]
+    # a shorter window (2025-06-01 … 2025-06-30) and a second as_of a day later (2025-04-03 … 2025-07-01)
+    got = rules.champion_left(contacts, [AS_OF, date(2025, 7, 1)], Settings().replace(champion_left_days=30))
+    assert got[:, 0].tolist() == [False, False, False, True, False, False, False, False, False]
+    assert got[:, 1].tolist() == [False, False, True, True, False, False, False, False, False]
 
 
 def test_champion_quiet_is_an_active_champion_without_activity_in_the_window():
-    # as_of 2025-06-30, champion_quiet_days 60: touched when the last touch is on or after 2025-05-02
-    frame = pl.DataFrame(
+    # champion_quiet_days 60: at 2025-06-30 touched when the last touch is on or after 2025-05-02,
+    # at 2025-06-29 on or after 2025-05-01
+    contacts = pl.DataFrame(
         {
             "buying_role": ["champion", "champion", "champion", "champion", "decision_maker", "champion"],
             "is_active": [True, True, True, False, True, None],
-            "last_touch_date": [date(2025, 5, 2), date(2025, 5, 1), None, None, None, date(2025, 1, 1)],
         }
     )
-    got = frame.select(f=rules.champion_quiet(pl.lit(AS_OF), Settings()))["f"].to_list()
+    last = rules.day_numbers(pl.Series([date(2025, 5, 2), date(2025, 5, 1), None, None, None, date(2025, 1, 1)]))
+    assert last[2] == rules.NO_DAY and last[0] == (date(2025, 5, 2) - date(1970, 1, 1)).days
+    got = rules.champion_quiet(contacts, [date(2025, 6, 29), AS_OF], np.column_stack([last, last]), Settings())
     # touched on the first day of the window, the day before it, never, inactive, not a champion, null is_active
-    assert got == [False, True, True, False, False, True]
+    assert got[:, 1].tolist() == [False, True, True, False, False, True]
+    assert got[:, 0].tolist() == [False, False, True, False, False, True]  # 2025-05-01 is in 2025-06-29's window
+    longer = rules.champion_quiet(contacts, [AS_OF], last[:, None], Settings().replace(champion_quiet_days=365))
+    assert longer[:, 0].tolist() == [False, False, True, False, False, False]
 
 
-def test_champion_flags_take_as_of_per_row():
-    frame = pl.DataFrame({"buying_role": ["champion", "champion"], "is_active": [True, True],
-                          "last_touch_date": [date(2025, 5, 1)] * 2,
-                          "as_of": [date(2025, 6, 29), date(2025, 6, 30)]})
-    got = frame.select(f=rules.champion_quiet(pl.col("as_of"), Settings()))["f"].to_list()
-    assert got == [False, True]  # 2025-05-01 is the first day of the window of 2025-06-29
-    # a plain date works as a literal as_of
-    assert frame.select(f=rules.champion_quiet(date(2025, 6, 29), Settings()))["f"].to_list() == [False, False]
-    assert frame.select(f=rules.champion_quiet(AS_OF, Settings()))["f"].to_list() == [True, True]
+def test_day_numbers_of_dates_and_of_a_series():
+    assert rules.day_numbers([date(1970, 1, 2), date(1969, 12, 31)]).tolist() == [1, -1]
+    assert rules.day_numbers(pl.Series([date(1970, 1, 11), None])).tolist() == [10, rules.NO_DAY]
 
 
 # --- scoring ---------------------------------------------------------------------------------------------------

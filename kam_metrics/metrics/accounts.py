@@ -111,24 +111,13 @@ def _champion_contacts(con, filters: Filters, with_names: bool = True) -> pl.Dat
 
 def _champion_matrices(con, use, contacts: pl.DataFrame, points: list[date], settings: Settings, filters: Filters):
     """(is_left, is_quiet): contacts × points boolean matrices (rows in the order of `contacts`, which holds the
-    champion and decision-maker contacts of the accounts passing `filters`)."""
-    n_contacts, n = contacts.height, len(points)
+    champion and decision-maker contacts of the accounts passing `filters`), by rules.champion_left and
+    rules.champion_quiet."""
     champion = (contacts["is_active"] & (contacts["buying_role"] == "champion")).to_numpy()
     last = (_last_touch_days(con, use, contacts, points, settings.champion_quiet_days, filters) if champion.any()
-            else np.full((n_contacts, n), E._NO_DAY, dtype=np.int64))
-    # contacts × points, one row per contact and point (contact-major), flagged by the rules (the roles as an
-    # Enum of the two roles `contacts` holds: comparing its codes is what makes a million rows cheap)
-    rows = contacts.select(pl.col("buying_role").cast(pl.Enum(rules.CHAMPION_LEFT_ROLES)), "is_active",
-                           "left_date").gather(np.repeat(np.arange(n_contacts), n))
-    last_touch = pl.Series(last.ravel())
-    flags = rows.with_columns(
-        as_of=pl.Series(np.tile(_point_days(points), n_contacts)).cast(pl.Int32).cast(pl.Date),
-        last_touch_date=pl.when(last_touch != E._NO_DAY).then(last_touch).cast(pl.Int32).cast(pl.Date),
-    ).select(
-        is_left=rules.champion_left(pl.col("as_of"), settings),
-        is_quiet=rules.champion_quiet(pl.col("as_of"), settings),
-    )
-    return (flags["is_left"].to_numpy().reshape(n_contacts, n), flags["is_quiet"].to_numpy().reshape(n_contacts, n))
+            else np.full((contacts.height, len(points)), rules.NO_DAY, dtype=np.int64))
+    return (rules.champion_left(contacts, points, settings),
+            rules.champion_quiet(contacts, points, last, settings))
 
 
 def champion_status(con, points: Sequence[date], filters: Filters, settings: Settings, use: bool | None = None):
@@ -181,16 +170,11 @@ def champion_flags(con, points: Sequence[date], filters: Filters, settings: Sett
     })
 
 
-def _point_days(points: Sequence[date]) -> np.ndarray:
-    """The as_of dates as days since the epoch."""
-    return np.array([(p - E._EPOCH).days for p in points], dtype=np.int64)
-
-
 def _last_touch_days(con, use, contacts: pl.DataFrame, points: list[date], window_days: int,
                      filters: Filters) -> np.ndarray:
     """contacts × points: the latest activity day (days since the epoch) of the contact on or before as_of, from
     as_of − (window_days − 1) of the earliest as_of on (computed for the active champions of the accounts
-    passing `filters`; E._NO_DAY for every other row of `contacts` and when there is none). Enough to tell
+    passing `filters`; rules.NO_DAY for every other row of `contacts` and when there is none). Enough to tell
     whether the contact was touched in each as_of's window of window_days days.
 
     Reads only the contact-days from the earliest window start to the latest as_of: each day goes to the first
@@ -217,7 +201,7 @@ def _last_touch_days(con, use, contacts: pl.DataFrame, points: list[date], windo
             GROUP BY ALL""",
         [*bucket_params, start, points[-1], *filter_params],
     )
-    last = np.full((contacts.height, len(points)), E._NO_DAY, dtype=np.int64)
+    last = np.full((contacts.height, len(points)), rules.NO_DAY, dtype=np.int64)
     if latest.height:
         rows = contacts.select("contact_id", _r=pl.int_range(pl.len(), dtype=pl.Int64))
         hit = latest.join(rows, on="contact_id", how="inner")

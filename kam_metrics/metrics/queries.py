@@ -229,13 +229,15 @@ def account_contacts(
         """,
         params=[start_90d, account_id, as_of, as_of, as_of, as_of, account_id],
     ).pl()
-    # The champion flags of the account's champion_left / champion_quiet (rules), on the contact's is_active flag
-    flags = frame.select("buying_role", "left_date", "last_touch_date", is_active=pl.col("_is_active_flag")).select(
-        is_champion_left=rules.champion_left(as_of, settings),
-        is_champion_quiet=rules.champion_quiet(as_of, settings),
+    # The rules of the account's champion_left / champion_quiet, on the contact's is_active flag
+    contacts = frame.select("buying_role", "left_date", is_active=pl.col("_is_active_flag"))
+    last_touch = rules.day_numbers(frame["last_touch_date"])[:, None]
+    return frame.drop("_is_active_flag").with_columns(
+        (~pl.col("is_active")).alias("has_left"),
+        is_champion_left=pl.Series(rules.champion_left(contacts, [as_of], settings)[:, 0], dtype=pl.Boolean),
+        is_champion_quiet=pl.Series(rules.champion_quiet(contacts, [as_of], last_touch, settings)[:, 0],
+                                    dtype=pl.Boolean),
     )
-    return pl.concat([frame.drop("_is_active_flag").with_columns((~pl.col("is_active")).alias("has_left")), flags],
-                     how="horizontal")
 
 
 def account_activities(

@@ -1,13 +1,15 @@
-"""Rules several figures share, each defined once as pure Polars over small frames (no connection): share of
-wallet, wallet_current, the parts of cost to serve and the champion flags (METRICS.md "Share of wallet",
-"Cost to serve and lifetime value", "Relationships"). The queries read the rows; these functions decide."""
+"""Rules several figures share, each defined once over frames (no connection): share of wallet, wallet_current
+and the parts of cost to serve as Polars, the champion flags as contacts × as_of matrices (so that 26 weeks of
+health history cost little more than one date). METRICS.md "Share of wallet", "Cost to serve and lifetime
+value", "Relationships". The queries read the rows; these functions decide."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Sequence
 
+import numpy as np
 import polars as pl
 
 from kam_metrics.load.contract import ACTIVITY_TYPES, CASE_PRIORITIES, COST_CATEGORIES
@@ -105,31 +107,37 @@ def part_cost(part: CostPart, quantity: pl.Expr) -> pl.Expr:
 
 #: The buying roles whose leaving raises champion_left.
 CHAMPION_LEFT_ROLES = ("champion", "decision_maker")
+#: "No date" in the day-number arrays of the champion rules (before every day).
+NO_DAY = np.iinfo(np.int64).min
+_EPOCH = date(1970, 1, 1)
 
 
-def _days_before(as_of: date | pl.Expr, days: int) -> pl.Expr:
-    """as_of − days (a date, or a Date expression shifted as whole days, which is much faster than a duration)."""
-    if isinstance(as_of, date):
-        return pl.lit(as_of - timedelta(days=days), dtype=pl.Date)
-    return (as_of.cast(pl.Int32) - days).cast(pl.Date)
+def day_numbers(dates: pl.Series | Sequence[date]) -> np.ndarray:
+    """Dates as days since 1970-01-01 (int64), NO_DAY for a null: the day arithmetic of the champion rules."""
+    if not isinstance(dates, pl.Series):
+        return np.array([(d - _EPOCH).days for d in dates], dtype=np.int64)
+    return dates.cast(pl.Date).cast(pl.Int64).fill_null(NO_DAY).to_numpy()
 
 
-def _as_expr(as_of: date | pl.Expr) -> pl.Expr:
-    return pl.lit(as_of, dtype=pl.Date) if isinstance(as_of, date) else as_of
+def _role_is(contacts: pl.DataFrame, roles: Sequence[str]) -> pl.Series:
+    role = pl.col("buying_role")
+    return contacts.select(pl.any_horizontal([role == r for r in roles]).fill_null(False)).to_series()
 
 
-def champion_left(as_of: date | pl.Expr, s: Settings) -> pl.Expr:
-    """A champion or decision-maker contact who is inactive and left in the last champion_left_days up to as_of
-    (columns buying_role, is_active, left_date; a null is_active counts as active)."""
-    left, role = pl.col("left_date"), pl.col("buying_role")
-    return (
-        ((role == CHAMPION_LEFT_ROLES[0]) | (role == CHAMPION_LEFT_ROLES[1])) & ~pl.col("is_active").fill_null(True)
-        & (left <= _as_expr(as_of)) & (left >= _days_before(as_of, s.champion_left_days - 1))
-    ).fill_null(False)
+def champion_left(contacts: pl.DataFrame, points: Sequence[date], s: Settings) -> np.ndarray:
+    """champion_left per contact × as_of (a boolean matrix, rows in the order of `contacts`, columns in the order
+    of `points`): a champion or decision maker who is inactive and left in the last champion_left_days up to
+    as_of. `contacts` has buying_role, is_active (null counts as active) and left_date."""
+    may_leave = (_role_is(contacts, CHAMPION_LEFT_ROLES) & ~contacts["is_active"].fill_null(True)).to_numpy()
+    left, as_of = day_numbers(contacts["left_date"])[:, None], day_numbers(points)[None, :]
+    return may_leave[:, None] & (left <= as_of) & (left >= as_of - (s.champion_left_days - 1))
 
 
-def champion_quiet(as_of: date | pl.Expr, s: Settings) -> pl.Expr:
-    """An active champion contact with no activity in the last champion_quiet_days up to as_of (columns
-    buying_role, is_active, last_touch_date: the contact's latest activity on or before as_of, null if none)."""
-    touched = (pl.col("last_touch_date") >= _days_before(as_of, s.champion_quiet_days - 1)).fill_null(False)
-    return ((pl.col("buying_role") == "champion") & pl.col("is_active").fill_null(True) & ~touched).fill_null(False)
+def champion_quiet(contacts: pl.DataFrame, points: Sequence[date], last_touch: np.ndarray, s: Settings) -> np.ndarray:
+    """champion_quiet per contact × as_of (as champion_left): an active champion with no activity in the last
+    champion_quiet_days up to as_of. `last_touch`: contacts × points, the day number (day_numbers) of the
+    contact's latest activity on or before each as_of, NO_DAY when none (only the window matters: any day
+    before it may stand for an older one)."""
+    champion = (_role_is(contacts, ("champion",)) & contacts["is_active"].fill_null(True)).to_numpy()
+    touched = last_touch >= day_numbers(points)[None, :] - (s.champion_quiet_days - 1)
+    return champion[:, None] & ~touched
