@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from kam_metrics.metrics import queries
+from kam_metrics.metrics import account_metrics, queries
 
 from kam_metrics.load import warehouse
 from kam_metrics.filters import Filters
@@ -131,6 +131,20 @@ def test_contacts_at_as_of_with_last_touch_and_flags(con):
     assert contacts["C3"]["days_since_last_touch"] == 1 and not contacts["C3"]["is_champion_quiet"]
     # C4 left long ago: inactive, but not a recent loss
     assert contacts["C4"]["has_left"] and not contacts["C4"]["is_champion_left"]
+
+
+def test_contact_flags_agree_with_the_accounts_champion_flags(con):
+    """The Account page's contact flags and the account's champion_left / champion_quiet are one rule."""
+    flags = []
+    for as_of, settings in ((AS_OF, Settings()), (date(2026, 9, 1), Settings()),
+                            (AS_OF, Settings().replace(champion_quiet_days=200, champion_left_days=20))):
+        accounts = {r["account_id"]: r for r in account_metrics(con, as_of, None, settings).iter_rows(named=True)}
+        contacts = queries.account_contacts(con, "A1", as_of, settings)
+        assert accounts["A1"]["champion_left"] == contacts["is_champion_left"].any()
+        assert accounts["A1"]["champion_quiet"] == contacts["is_champion_quiet"].any()
+        flags.append((accounts["A1"]["champion_left"], accounts["A1"]["champion_quiet"]))
+    # at AS_OF C2 left 50 days ago and C1 is quiet; a 20-day left window and a 200-day quiet window find neither
+    assert flags[0] == (True, True) and flags[2] == (False, False)
 
 
 def test_activities_reviews_and_actions_stop_at_as_of(con):

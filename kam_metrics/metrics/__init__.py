@@ -11,8 +11,9 @@ from kam_metrics.metrics.alerts import ALERT_KINDS, alerts
 from kam_metrics.metrics.economics import cost_to_serve_breakdown, portfolio_concentration, whale_curve
 from kam_metrics.metrics.engagement import engagement_weekly
 from kam_metrics.metrics.goals import goals_status
-from kam_metrics.metrics.health import HEALTH_OUTPUT_COLUMNS, health_history, health_movement, last_sundays
+from kam_metrics.metrics.health import health_history, health_movement, last_sundays
 from kam_metrics.metrics.programme import PROGRAMME_KEYS, programme_kpis
+from kam_metrics.metrics.scoring import HEALTH_OUTPUT_COLUMNS
 from kam_metrics.metrics.selection import selection_candidates
 from kam_metrics.metrics.wallet import wallet_by_product_line, wallet_by_year
 

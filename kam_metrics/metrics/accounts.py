@@ -13,11 +13,12 @@ from typing import Sequence
 import numpy as np
 import polars as pl
 
-from kam_metrics.load.contract import ACTIVITY_TYPES, CASE_PRIORITIES, COST_CATEGORIES
+from kam_metrics.load.contract import ACTIVITY_TYPES
 from kam_metrics.filters import NO_FILTERS, Filters
 from kam_metrics.load.marts import marts_current
 from kam_metrics.metrics import _engine as E
-from kam_metrics.metrics.health import add_health
+from kam_metrics.metrics import rules
+from kam_metrics.metrics.scoring import HEALTH_OUTPUT_COLUMNS, add_health, add_selection_score
 from kam_metrics.settings import Settings
 
 # Windows fixed by the definitions (METRICS.md "Time"); thresholds that are settings come from Settings.
@@ -38,13 +39,21 @@ def _linear(prefix: str, values: Sequence[str], table) -> tuple[str, tuple]:
     return " + ".join(f"t.{prefix}{v} * ?" for v in values), tuple(float(table.get(v, 0.0)) for v in values)
 
 
+def _cost_of_group(parts: Sequence[rules.CostPart], group: str) -> tuple[str, tuple]:
+    """SQL Σ t.<column> × ? over the counted parts of one cost group (rules.cost_parts), and their unit costs."""
+    counted = [p for p in parts if p.group == group]
+    return " + ".join(f"t.{p.column} * ?" for p in counted), tuple(p.unit_cost for p in counted)
+
+
 def account_measures(s: Settings) -> list[E.Measure]:
     """The figures accumulated over the account marts; weights, costs and margins come from the settings here,
     at query time (the marts hold plain counts and sums). Offsets: 0 = as_of, 90 / 180 = the 90-day windows,
     365 / 730 = TTM and prior TTM."""
     weighted, w_params = _linear("n_", ACTIVITY_TYPES, s.activity_weights)
-    act_cost, a_params = _linear("n_", ACTIVITY_TYPES, s.activity_costs)
-    case_cost, c_params = _linear("case_n_", CASE_PRIORITIES, s.case_costs)
+    # cost to serve: the same parts as cost_to_serve_breakdown; service costs are their categories' total
+    parts = rules.cost_parts(s)
+    act_cost, a_params = _cost_of_group(parts, "activities")
+    case_cost, c_params = _cost_of_group(parts, "cases")
     now, ttm = (0,), (0, DAYS_TTM)
     return [
         E.Measure("touches", "t.touches", offsets=(0, DAYS_90, DAYS_PRIOR_90_END)),
@@ -70,12 +79,9 @@ def account_measures(s: Settings) -> list[E.Measure]:
 
 
 def breakdown_measures(s: Settings) -> list[E.Measure]:
-    """Per-component cost figures of cost_to_serve_breakdown (counts and amounts; costs applied by the caller)."""
-    return [
-        *[E.Measure(f"sc_c_{c}", f"t.sc_c_{c}") for c in COST_CATEGORIES],
-        *[E.Measure(f"n_{t}", f"t.n_{t}") for t in ACTIVITY_TYPES],
-        *[E.Measure(f"case_n_{p}", f"t.case_n_{p}") for p in CASE_PRIORITIES],
-    ]
+    """Per-part cost figures of cost_to_serve_breakdown (counts and amounts of rules.cost_parts; the unit costs
+    are applied by the caller with rules.part_cost)."""
+    return [E.Measure(p.column, f"t.{p.column}") for p in rules.cost_parts(s)]
 
 
 def _cumulative_inputs(con, use, points, filters, settings: Settings, offsets) -> pl.DataFrame:
@@ -105,18 +111,13 @@ def _champion_contacts(con, filters: Filters, with_names: bool = True) -> pl.Dat
 
 def _champion_matrices(con, use, contacts: pl.DataFrame, points: list[date], settings: Settings, filters: Filters):
     """(is_left, is_quiet): contacts × points boolean matrices (rows in the order of `contacts`, which holds the
-    champion and decision-maker contacts of the accounts passing `filters`)."""
-    point_days = np.array([(p - E._EPOCH).days for p in points], dtype=np.int64)
-    left_days = contacts["left_date"].cast(pl.Int64).fill_null(np.iinfo(np.int64).min).to_numpy()[:, None]
-    inactive = ~contacts["is_active"].to_numpy()[:, None]
-    is_left = (inactive & (left_days <= point_days[None, :])
-               & (left_days >= point_days[None, :] - (settings.champion_left_days - 1)))
+    champion and decision-maker contacts of the accounts passing `filters`), by rules.champion_left and
+    rules.champion_quiet."""
     champion = (contacts["is_active"] & (contacts["buying_role"] == "champion")).to_numpy()
-    is_quiet = np.zeros((contacts.height, len(points)), dtype=bool)
-    if champion.any():
-        touched = _touched_in_window(con, use, contacts, points, settings.champion_quiet_days, filters)
-        is_quiet[champion, :] = ~touched[champion, :]
-    return is_left, is_quiet
+    last = (_last_touch_days(con, use, contacts, points, settings.champion_quiet_days, filters) if champion.any()
+            else np.full((contacts.height, len(points)), rules.NO_DAY, dtype=np.int64))
+    return (rules.champion_left(contacts, points, settings),
+            rules.champion_quiet(contacts, points, last, settings))
 
 
 def champion_status(con, points: Sequence[date], filters: Filters, settings: Settings, use: bool | None = None):
@@ -169,10 +170,12 @@ def champion_flags(con, points: Sequence[date], filters: Filters, settings: Sett
     })
 
 
-def _touched_in_window(con, use, contacts: pl.DataFrame, points: list[date], window_days: int,
-                       filters: Filters) -> np.ndarray:
-    """contacts × points: whether the contact had an activity in as_of − (window_days − 1) … as_of (computed for
-    the active champions of the accounts passing `filters`; False for every other row of `contacts`).
+def _last_touch_days(con, use, contacts: pl.DataFrame, points: list[date], window_days: int,
+                     filters: Filters) -> np.ndarray:
+    """contacts × points: the latest activity day (days since the epoch) of the contact on or before as_of, from
+    as_of − (window_days − 1) of the earliest as_of on (computed for the active champions of the accounts
+    passing `filters`; rules.NO_DAY for every other row of `contacts` and when there is none). Enough to tell
+    whether the contact was touched in each as_of's window of window_days days.
 
     Reads only the contact-days from the earliest window start to the latest as_of: each day goes to the first
     as_of on or after it, the latest day per contact is carried forward over the as_of dates, and a contact is
@@ -198,15 +201,13 @@ def _touched_in_window(con, use, contacts: pl.DataFrame, points: list[date], win
             GROUP BY ALL""",
         [*bucket_params, start, points[-1], *filter_params],
     )
-    last = np.full((contacts.height, len(points)), np.iinfo(np.int64).min, dtype=np.int64)
+    last = np.full((contacts.height, len(points)), rules.NO_DAY, dtype=np.int64)
     if latest.height:
         rows = contacts.select("contact_id", _r=pl.int_range(pl.len(), dtype=pl.Int64))
         hit = latest.join(rows, on="contact_id", how="inner")
         last[hit["_r"].to_numpy(), hit["k"].cast(pl.Int64).to_numpy()] = (
             hit["last_d"].cast(pl.Date).cast(pl.Int64).to_numpy())
-    last = np.maximum.accumulate(last, axis=1)
-    point_days = np.array([(p - E._EPOCH).days for p in points], dtype=np.int64)
-    return last >= point_days[None, :] - (window_days - 1)
+    return np.maximum.accumulate(last, axis=1)
 
 
 def last_activity_dates(con, contact_ids: Sequence[str], as_of: date, lookback_days: int = 365,
@@ -233,39 +234,23 @@ def last_activity_dates(con, contact_ids: Sequence[str], as_of: date, lookback_d
     return dict(zip(rows["contact_id"].to_list(), rows["last_d"].to_list()))
 
 
-def _wallet_inputs(con, points, filters) -> pl.DataFrame:
-    """wallet_current per account and as_of: the year(as_of) total row, else the sum of that year's product-line
-    rows; when that year has no rows, the same for the latest earlier year. Only accounts with a wallet row in
-    or before the year are listed (the callers left-join it: the others have no wallet_current)."""
+def wallet_rows(con, max_year: int, filters: Filters) -> pl.DataFrame:
+    """The wallet rows (account_id, year, product_line, wallet_amount) of the accounts passing the filters for
+    the years up to max_year."""
     filter_sql, params = E.account_filter_sql(filters, "w.account_id")
-    years = E.query(
+    return E.query(
         con,
-        f"""
-        SELECT account_id, year,
-               CASE WHEN total_rows > 0 THEN total_amount ELSE line_amount END AS wallet_current
-        FROM (
-            SELECT w.account_id, w.year,
-                   count(*) FILTER (WHERE nullif(trim(w.product_line), '') IS NULL) AS total_rows,
-                   sum(w.wallet_amount) FILTER (WHERE nullif(trim(w.product_line), '') IS NULL) AS total_amount,
-                   sum(w.wallet_amount) FILTER (WHERE nullif(trim(w.product_line), '') IS NOT NULL) AS line_amount
-            FROM wallet w WHERE w.year <= ? {filter_sql} GROUP BY w.account_id, w.year
-        )
-        """,
-        [max((p.year for p in points), default=0), *params],
+        f"""SELECT w.account_id, w.year, w.product_line, w.wallet_amount FROM wallet w
+            WHERE w.year <= ? {filter_sql}""",
+        [max_year, *params],
     )
-    parts = []
-    latest_of_year: dict[int, pl.DataFrame] = {}
-    for p in points:
-        if p.year not in latest_of_year:
-            # the latest year ≤ year(as_of) of each account ((account_id, year) is unique after the GROUP BY)
-            latest_of_year[p.year] = years.filter(pl.col("year") <= p.year).sort("year").group_by(
-                "account_id").last()
-        parts.append(latest_of_year[p.year].select(
-            "account_id", pl.lit(p, dtype=pl.Date).alias("as_of"), pl.col("year").alias("wallet_year"),
-            "wallet_current"))
-    return pl.concat(parts) if parts else pl.DataFrame(schema={
-        "account_id": pl.String, "as_of": pl.Date, "wallet_year": years.schema["year"],
-        "wallet_current": years.schema["wallet_current"]})
+
+
+def _wallet_inputs(con, points, filters) -> pl.DataFrame:
+    """wallet_current per account and as_of (rules.wallet_current_at). Only accounts with a wallet row in or
+    before the year are listed (the callers left-join it: the others have no wallet_current)."""
+    rows = wallet_rows(con, max((p.year for p in points), default=0), filters)
+    return rules.wallet_current_at(rules.wallet_by_account_year(rows), points)
 
 
 def wallet_share_at(con, as_of: date, filters: Filters | None = None, use: bool | None = None) -> pl.DataFrame:
@@ -282,10 +267,7 @@ def wallet_share_at(con, as_of: date, filters: Filters | None = None, use: bool 
         pl.col("revenue__0", f"revenue__{DAYS_TTM}").fill_null(0))
     frame = frame.join(_wallet_inputs(con, [as_of], filters), on=keys, how="left")
     frame = frame.with_columns(revenue_ttm=_window("revenue", 0, DAYS_TTM)).with_columns(
-        share_of_wallet=_safe_div(
-            pl.col("revenue_ttm"), pl.col("wallet_current"),
-            pl.col("wallet_current").is_null() | (pl.col("wallet_current") == 0),
-        ))
+        share_of_wallet=rules.share_of_wallet("revenue_ttm", "wallet_current"))
     return frame.with_columns(
         is_share_of_wallet_above_1=pl.col("share_of_wallet").is_not_null() & (pl.col("share_of_wallet") > 1),
         revenue_ttm=pl.col("revenue_ttm").cast(pl.Float64), share_of_wallet=pl.col("share_of_wallet").cast(pl.Float64),
@@ -396,10 +378,7 @@ def derive(f: pl.DataFrame, s: Settings) -> pl.DataFrame:
             pl.col("revenue_prior_ttm"),
             pl.col("revenue_prior_ttm") <= 0,
         ),
-        share_of_wallet=_safe_div(
-            pl.col("revenue_ttm"), pl.col("wallet_current"),
-            pl.col("wallet_current").is_null() | (pl.col("wallet_current") == 0),
-        ),
+        share_of_wallet=rules.share_of_wallet("revenue_ttm", "wallet_current"),
         wallet_headroom=pl.max_horizontal(pl.col("wallet_current") - pl.col("revenue_ttm"), pl.lit(0.0)),
         net_contribution_ttm=pl.col("gross_margin_ttm") - pl.col("cost_to_serve_ttm"),
         value_to_date=pl.col("gross_margin_to_date") - pl.col("cost_to_serve_to_date"),
@@ -448,15 +427,11 @@ def account_metrics(con, as_of: date | None = None, filters: Filters | None = No
 def full_frame(con, as_of: date, settings: Settings) -> pl.DataFrame:
     """All accounts at as_of with every key, health and selection_score (ranks are over all accounts, so the
     filters are applied after), plus the intermediate columns programme and goal figures need."""
-    from kam_metrics.metrics.selection import add_selection_score
-
     return add_selection_score(metrics_at(con, [as_of], NO_FILTERS, settings), settings)
 
 
 def public_columns(frame: pl.DataFrame) -> pl.DataFrame:
     """The documented output columns of account_metrics, in order."""
-    from kam_metrics.metrics.health import HEALTH_OUTPUT_COLUMNS
-
     cols = [*E.ACCOUNT_COLUMNS, "as_of", *ACCOUNT_KEYS, *HEALTH_OUTPUT_COLUMNS]
     if "selection_score" in frame.columns:
         cols.append("selection_score")

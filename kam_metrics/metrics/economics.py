@@ -7,10 +7,10 @@ from datetime import date
 
 import polars as pl
 
-from kam_metrics.load.contract import ACTIVITY_TYPES, CASE_PRIORITIES, COST_CATEGORIES
 from kam_metrics.filters import Filters
 from kam_metrics.load.marts import marts_current
 from kam_metrics.metrics import _engine as E
+from kam_metrics.metrics import rules
 from kam_metrics.metrics.accounts import DAYS_TTM, WINDOW_DECIMALS, breakdown_measures, metrics_at
 from kam_metrics.settings import Settings
 
@@ -27,21 +27,13 @@ def cost_to_serve_breakdown(con, as_of: date | None = None, filters: Filters | N
     use = marts_current(con)
     f = E.account_cumulative(con, breakdown_measures(settings), [as_of], (0, DAYS_TTM), filters, use)
     parts = []
-    for cat in COST_CATEGORIES:
-        parts.append(f.select("account_id", component_group=pl.lit("service_costs"), component=pl.lit(cat),
-                              quantity=pl.lit(None, dtype=pl.Float64),
-                              cost_ttm=(pl.col(f"sc_c_{cat}__0") - pl.col(f"sc_c_{cat}__{DAYS_TTM}"))
-                              .round(WINDOW_DECIMALS)))
-    for typ in ACTIVITY_TYPES:
-        n = (pl.col(f"n_{typ}__0") - pl.col(f"n_{typ}__{DAYS_TTM}")).round(WINDOW_DECIMALS)
-        parts.append(f.select("account_id", component_group=pl.lit("activities"), component=pl.lit(typ),
-                              quantity=n, cost_ttm=n * float(settings.activity_costs.get(typ, 0.0))))
-    for pri in CASE_PRIORITIES:
-        n = (pl.col(f"case_n_{pri}__0") - pl.col(f"case_n_{pri}__{DAYS_TTM}")).round(WINDOW_DECIMALS)
-        parts.append(f.select("account_id", component_group=pl.lit("cases"), component=pl.lit(pri),
-                              quantity=n, cost_ttm=n * float(settings.case_costs.get(pri, 0.0))))
+    for part in rules.cost_parts(settings):  # the parts and unit costs cost_to_serve_ttm is built from
+        ttm = (pl.col(f"{part.column}__0") - pl.col(f"{part.column}__{DAYS_TTM}")).round(WINDOW_DECIMALS)
+        parts.append(f.select("account_id", component_group=pl.lit(part.group), component=pl.lit(part.component),
+                              quantity=pl.lit(None, dtype=pl.Float64) if part.unit_cost is None else ttm,
+                              cost_ttm=rules.part_cost(part, ttm)))
     out = pl.concat(parts, how="vertical").with_columns(pl.col("cost_ttm").cast(pl.Float64))
-    group_order = {"service_costs": 0, "activities": 1, "cases": 2}
+    group_order = {g: i for i, g in enumerate(rules.COST_GROUPS)}
     return (
         out.filter(pl.col("cost_ttm") != 0)
         .with_columns(_g=pl.col("component_group").replace_strict(group_order, return_dtype=pl.Int32))

@@ -8,6 +8,7 @@ import polars as pl
 
 from kam_metrics.filters import Filters
 from kam_metrics.metrics import _engine as E
+from kam_metrics.metrics.accounts import full_frame
 from kam_metrics.metrics.programme import PROGRAMME_KEYS, programme_values
 from kam_metrics.settings import Settings
 
@@ -34,8 +35,6 @@ def goals_status(con, as_of: date | None = None, filters: Filters | None = None,
     """Every goal with its current value (the metric at as_of when `metric` names a key, else the current
     column), progress, expected progress, status and action completion. Filters keep the account goals of the
     filtered accounts; programme goals use the programme over the filtered accounts."""
-    from kam_metrics.metrics.accounts import full_frame
-
     as_of, filters, settings = E.resolve(con, as_of, filters, settings)
     goals = E.query(
         con,

@@ -16,6 +16,8 @@ import polars as pl
 
 from kam_metrics.load.contract import OPTIONAL_TABLES, REQUIRED_TABLES, TABLE_ORDER
 from kam_metrics.filters import NO_FILTERS, Filters
+from kam_metrics.metrics import rules
+from kam_metrics.metrics.accounts import wallet_share_at
 from kam_metrics.settings import Settings
 from kam_metrics.load.warehouse import snapshot_info, table_exists
 
@@ -198,9 +200,11 @@ def account_contacts(
 ) -> pl.DataFrame:
     """The account's contacts at as_of with their last touch, touches in the last 90 days and relationship flags.
 
-    A contact who left after as_of still counts as active at as_of. Flags: `has_left` (left by as_of),
-    `is_champion_left` (champion or decision maker who left in the last champion_left_days),
-    `is_champion_quiet` (active champion without activity in the last champion_quiet_days).
+    A contact who left after as_of still counts as active at as_of. Flags: `has_left` (left by as_of), and the
+    contact's part in the account's champion_left / champion_quiet, by the same rules (rules.champion_left,
+    rules.champion_quiet): `is_champion_left` (champion or decision maker who left in the last
+    champion_left_days), `is_champion_quiet` (a champion whose is_active flag is set, without activity in the
+    last champion_quiet_days).
     """
     settings = settings or Settings()
     start_90d = as_of - timedelta(days=89)
@@ -215,6 +219,7 @@ def account_contacts(
         SELECT c.contact_id, c.full_name, c.title, c.seniority, c.buying_role, c.attitude,
                NOT (coalesce(c.is_active, TRUE) = FALSE AND (c.left_date IS NULL OR c.left_date <= ?)) AS is_active,
                CASE WHEN c.left_date <= ? THEN c.left_date END AS left_date,
+               coalesce(c.is_active, TRUE) AS _is_active_flag,
                t.last_touch_date, coalesce(t.touches_90d, 0) AS touches_90d,
                (? - t.last_touch_date) AS days_since_last_touch
         FROM contacts c LEFT JOIN touches t USING (contact_id)
@@ -224,20 +229,14 @@ def account_contacts(
         """,
         params=[start_90d, account_id, as_of, as_of, as_of, as_of, account_id],
     ).pl()
-    left_from = as_of - timedelta(days=settings.champion_left_days - 1)
-    quiet_from = as_of - timedelta(days=settings.champion_quiet_days - 1)
-    return frame.with_columns(
+    # The rules of the account's champion_left / champion_quiet, on the contact's is_active flag
+    contacts = frame.select("buying_role", "left_date", is_active=pl.col("_is_active_flag"))
+    last_touch = rules.day_numbers(frame["last_touch_date"])[:, None]
+    return frame.drop("_is_active_flag").with_columns(
         (~pl.col("is_active")).alias("has_left"),
-        (
-            pl.col("buying_role").is_in(["champion", "decision_maker"])
-            & ~pl.col("is_active")
-            & (pl.col("left_date") >= left_from).fill_null(False)
-        ).alias("is_champion_left"),
-        (
-            (pl.col("buying_role") == "champion")
-            & pl.col("is_active")
-            & ~(pl.col("last_touch_date") >= quiet_from).fill_null(False)
-        ).alias("is_champion_quiet"),
+        is_champion_left=pl.Series(rules.champion_left(contacts, [as_of], settings)[:, 0], dtype=pl.Boolean),
+        is_champion_quiet=pl.Series(rules.champion_quiet(contacts, [as_of], last_touch, settings)[:, 0],
+                                    dtype=pl.Boolean),
     )
 
 
@@ -325,6 +324,4 @@ def account_revenue_monthly(
 def revenue_at(con: duckdb.DuckDBPyConnection, as_of: date, filters: Filters = NO_FILTERS) -> pl.DataFrame:
     """revenue_ttm, wallet_current and share_of_wallet (METRICS.md) per account passing the filters at as_of, with
     the account columns: the figures of account_metrics a tile needs at another date, without every other key."""
-    from kam_metrics.metrics.accounts import wallet_share_at
-
     return wallet_share_at(con, as_of, filters)

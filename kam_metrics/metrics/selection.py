@@ -1,4 +1,5 @@
-"""Key account selection (METRICS.md "Key account selection"): selection_score and the promote / review lists."""
+"""Key account selection (METRICS.md "Key account selection"): the promote / review lists (selection_score
+itself is pure scoring: scoring.add_selection_score)."""
 
 from __future__ import annotations
 
@@ -8,41 +9,18 @@ import polars as pl
 
 from kam_metrics.filters import NO_FILTERS, Filters
 from kam_metrics.metrics import _engine as E
-from kam_metrics.settings import SELECTION_INPUTS, Settings
+from kam_metrics.metrics.accounts import account_metrics
+from kam_metrics.settings import Settings
 
 #: Quantile of key-account selection scores at or below which a key account is a review candidate
 #: ("lowest quartile"; linear interpolation, as a spreadsheet's PERCENTILE.INC / QUARTILE.INC).
 REVIEW_QUANTILE = 0.25
 
 
-def percentile_rank(col: str, n: int) -> pl.Expr:
-    """100 × (rank − 1) / (N − 1), ascending, nulls first, ties sharing the lowest rank; 0 when N = 1."""
-    c = pl.col(col)
-    nulls = c.is_null().sum()
-    # rank among non-null values ("min" = ties share the lowest rank), shifted past the nulls; nulls rank 1.
-    rank = pl.when(c.is_null()).then(1).otherwise(c.rank(method="min") + nulls)
-    if n <= 1:
-        return pl.lit(0.0)
-    return 100.0 * (rank.cast(pl.Float64) - 1.0) / (n - 1)
-
-
-def add_selection_score(frame: pl.DataFrame, s: Settings) -> pl.DataFrame:
-    """selection_score = Σ weight × p / 100 over the selection inputs, ranks over all rows of `frame`."""
-    n = frame.height
-    ps = [percentile_rank(c, n).alias(f"_p_{c}") for c in SELECTION_INPUTS]
-    out = frame.with_columns(ps)
-    score = pl.sum_horizontal(
-        [float(s.selection_weights.get(c, 0.0)) * pl.col(f"_p_{c}") / 100.0 for c in SELECTION_INPUTS]
-    )
-    return out.with_columns(selection_score=score.cast(pl.Float64)).drop([f"_p_{c}" for c in SELECTION_INPUTS])
-
-
 def selection_candidates(con, as_of: date | None = None, filters: Filters | None = None,
                          settings: Settings | None = None) -> pl.DataFrame:
     """Promotion candidates (non-key accounts scoring at least the lowest key account) and review candidates
     (key accounts in band red or in the lowest quartile of key-account selection scores)."""
-    from kam_metrics.metrics.accounts import account_metrics
-
     as_of, filters, settings = E.resolve(con, as_of, filters, settings)
     # Thresholds come from all key accounts (ranks are over all accounts); the filters pick the rows shown.
     everyone = account_metrics(con, as_of, NO_FILTERS, settings)

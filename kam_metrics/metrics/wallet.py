@@ -9,6 +9,8 @@ import polars as pl
 from kam_metrics.filters import Filters
 from kam_metrics.load.marts import marts_current
 from kam_metrics.metrics import _engine as E
+from kam_metrics.metrics import rules
+from kam_metrics.metrics.accounts import wallet_rows
 
 _EMPTY_LINE = "nullif(trim(w.product_line), '') IS NULL"
 
@@ -25,7 +27,7 @@ def wallet_by_product_line(con, as_of: date | None = None, filters: Filters | No
     source = E.mart(con, "mart_revenue_pl_daily", marts_current(con))
     rev_filter, rev_params = E.account_filter_sql(filters, "t.account_id")
     wal_filter, wal_params = E.account_filter_sql(filters, "w.account_id")
-    return E.query(
+    frame = E.query(
         con,
         f"""
         WITH rev AS (
@@ -43,47 +45,33 @@ def wallet_by_product_line(con, as_of: date | None = None, filters: Filters | No
         SELECT coalesce(rev.account_id, wal.account_id) AS account_id,
                coalesce(rev.product_line, wal.product_line) AS product_line,
                coalesce(rev.revenue_ttm, 0)::DOUBLE AS revenue_ttm,
-               wal.wallet_amount::DOUBLE AS wallet_amount,
-               CASE WHEN wal.wallet_amount IS NULL OR wal.wallet_amount = 0 THEN NULL
-                    ELSE coalesce(rev.revenue_ttm, 0) / wal.wallet_amount END AS share_of_wallet,
-               wal.wallet_year
+               wal.wallet_amount::DOUBLE AS wallet_amount, wal.wallet_year
         FROM rev FULL OUTER JOIN wal ON rev.account_id = wal.account_id AND rev.product_line = wal.product_line
         ORDER BY account_id, product_line
         """,
         [as_of, as_of, *rev_params, as_of, *wal_params],
     )
+    return frame.with_columns(share_of_wallet=rules.share_of_wallet("revenue_ttm", "wallet_amount")).select(
+        "account_id", "product_line", "revenue_ttm", "wallet_amount", "share_of_wallet", "wallet_year")
 
 
 def wallet_by_year(con, as_of: date | None = None, filters: Filters | None = None, settings=None) -> pl.DataFrame:
-    """Per account and calendar year ≤ year(as_of): revenue booked that year up to as_of, the year's wallet (the
-    total row, else the sum of its product-line rows) and share_of_wallet = revenue / wallet_amount."""
+    """Per account and calendar year ≤ year(as_of): revenue booked that year up to as_of, the year's wallet
+    (rules.wallet_by_account_year: the total row, else the sum of its product-line rows) and
+    share_of_wallet = revenue / wallet_amount."""
     as_of, filters, settings = E.resolve(con, as_of, filters, settings)
     source = E.mart(con, "mart_account_daily", marts_current(con))
     rev_filter, rev_params = E.account_filter_sql(filters, "t.account_id")
-    wal_filter, wal_params = E.account_filter_sql(filters, "w.account_id")
-    return E.query(
+    revenue = E.query(
         con,
-        f"""
-        WITH rev AS (
-            SELECT t.account_id, year(t.d)::BIGINT AS year, sum(t.rev_amount) AS revenue
+        f"""SELECT t.account_id, year(t.d)::BIGINT AS year, sum(t.rev_amount)::DOUBLE AS revenue
             FROM {source} t WHERE t.d <= ?::DATE AND t.rev_rows > 0 {rev_filter}
-            GROUP BY t.account_id, year(t.d)
-        ), wal AS (
-            SELECT w.account_id, w.year::BIGINT AS year,
-                   CASE WHEN count(*) FILTER (WHERE {_EMPTY_LINE}) > 0
-                        THEN sum(w.wallet_amount) FILTER (WHERE {_EMPTY_LINE})
-                        ELSE sum(w.wallet_amount) END AS wallet_amount
-            FROM wallet w WHERE w.year <= year(?::DATE) {wal_filter}
-            GROUP BY w.account_id, w.year
-        )
-        SELECT coalesce(rev.account_id, wal.account_id) AS account_id,
-               coalesce(rev.year, wal.year) AS year,
-               coalesce(rev.revenue, 0)::DOUBLE AS revenue,
-               wal.wallet_amount::DOUBLE AS wallet_amount,
-               CASE WHEN wal.wallet_amount IS NULL OR wal.wallet_amount = 0 THEN NULL
-                    ELSE coalesce(rev.revenue, 0) / wal.wallet_amount END AS share_of_wallet
-        FROM rev FULL OUTER JOIN wal ON rev.account_id = wal.account_id AND rev.year = wal.year
-        ORDER BY account_id, year
-        """,
-        [as_of, *rev_params, as_of, *wal_params],
+            GROUP BY t.account_id, year(t.d)""",
+        [as_of, *rev_params],
     )
+    wallet = rules.wallet_by_account_year(wallet_rows(con, as_of.year, filters)).with_columns(
+        pl.col("year").cast(pl.Int64), pl.col("wallet_amount").cast(pl.Float64))
+    return revenue.join(wallet, on=["account_id", "year"], how="full", coalesce=True).with_columns(
+        pl.col("revenue").fill_null(0.0),
+    ).with_columns(share_of_wallet=rules.share_of_wallet("revenue", "wallet_amount")).select(
+        "account_id", "year", "revenue", "wallet_amount", "share_of_wallet").sort("account_id", "year")

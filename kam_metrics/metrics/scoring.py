@@ -1,0 +1,130 @@
+"""Pure scoring over frames of account rows (no connection): the health score of METRICS.md "Health score"
+(seven 0–100 components, their weighted mean, coverage, band and contributions) and the key account
+selection score of "Key account selection" (percentile ranks and weights). The queries that feed them
+live in accounts.py (metrics_at), health.py (history, movement) and selection.py (candidates)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from kam_metrics.settings import HEALTH_COMPONENTS, SELECTION_INPUTS, Settings
+
+SCORE_COLUMNS = tuple(f"score_{c}" for c in HEALTH_COMPONENTS)
+CONTRIBUTION_COLUMNS = tuple(f"contribution_{c}" for c in HEALTH_COMPONENTS)
+HEALTH_OUTPUT_COLUMNS = (*SCORE_COLUMNS, *CONTRIBUTION_COLUMNS, "health", "health_coverage_pct", "band")
+# Decimal places health is rounded to before banding, so 69.99999999999999 from float sums bands as 70.
+_BAND_ROUNDING = 9
+
+
+def _clamp(e: pl.Expr, lo: float, hi: float) -> pl.Expr:
+    return pl.when(e < lo).then(lo).when(e > hi).then(hi).otherwise(e)
+
+
+def component_scores(s: Settings) -> dict[str, pl.Expr]:
+    """Each component's 0–100 score expression over the account columns (null when its input is null)."""
+    days = pl.col("days_since_last_touch")
+    full, zero = s.recency_full_days, s.recency_zero_days
+    recency = (
+        pl.when(days.is_null() | (days >= zero)).then(0.0)
+        .when(days <= full).then(100.0)
+        .otherwise(100.0 * (zero - days) / (zero - full))
+    )
+    trend_pct = pl.col("engagement_trend_pct")
+    trend = (
+        pl.when(trend_pct.is_not_null()).then(50.0 + 0.5 * _clamp(trend_pct, -100.0, 100.0))
+        .when((pl.col("touches_prior_90d") == 0) & (pl.col("touches_90d") > 0)).then(100.0)
+        .otherwise(None)
+    )
+    breadth = 100.0 * pl.min_horizontal(pl.col("engaged_contacts_90d") / s.breadth_full_contacts, pl.lit(1.0))
+    loyalty = (pl.col("nps_365d") + 100.0) / 2.0
+    sow = pl.col("share_of_wallet")
+    # "each 0–100": a negative share (credit notes exceeding sales) scores 0, not below.
+    wallet = pl.when(sow.is_null()).then(None).otherwise(_clamp(100.0 * sow / s.wallet_full_share, 0.0, 100.0))
+    margin = pl.col("net_margin_pct")
+    hi, lo = s.profitability_full_pct, s.profitability_zero_pct
+    profitability = (
+        pl.when(margin.is_null()).then(None)
+        .when(margin >= hi).then(100.0)
+        .when(margin <= lo).then(0.0)
+        .otherwise(100.0 * (margin - lo) / (hi - lo))
+    )
+    status = pl.col("cadence_status")
+    cadence = (
+        pl.when(~pl.col("is_key_account").fill_null(False)).then(None)
+        .when(status == "on_cadence").then(100.0)
+        .when(status == "partial").then(50.0)
+        .when(status == "overdue").then(0.0)
+        .otherwise(None)
+    )
+    return {
+        "recency": recency, "trend": trend, "breadth": breadth, "loyalty": loyalty,
+        "wallet": wallet, "profitability": profitability, "cadence": cadence,
+    }
+
+
+def add_health(f: pl.DataFrame, s: Settings) -> pl.DataFrame:
+    """score_*, contribution_*, health, health_coverage_pct and band for each row of account keys."""
+    scores = component_scores(s)
+    f = f.with_columns([scores[c].cast(pl.Float64).alias(f"score_{c}") for c in HEALTH_COMPONENTS])
+    weights = {c: float(s.health_weights.get(c, 0.0)) for c in HEALTH_COMPONENTS}
+    present_weight = pl.sum_horizontal(
+        [pl.when(pl.col(f"score_{c}").is_not_null()).then(weights[c]).otherwise(0.0) for c in HEALTH_COMPONENTS]
+    )
+    applicable_weight = pl.sum_horizontal(
+        [
+            (pl.when(pl.col("is_key_account").fill_null(False)).then(weights[c]).otherwise(0.0)
+             if c == "cadence" else pl.lit(weights[c]))
+            for c in HEALTH_COMPONENTS
+        ]
+    )
+    f = f.with_columns(_present_weight=present_weight, _applicable_weight=applicable_weight)
+    f = f.with_columns(
+        [
+            pl.when((pl.col("_present_weight") > 0) & pl.col(f"score_{c}").is_not_null())
+            .then(weights[c] * pl.col(f"score_{c}") / pl.col("_present_weight"))
+            .otherwise(None)
+            .alias(f"contribution_{c}")
+            for c in HEALTH_COMPONENTS
+        ]
+    )
+    health = (
+        pl.when(pl.col("_present_weight") > 0)
+        .then(pl.sum_horizontal([pl.col(f"contribution_{c}") for c in HEALTH_COMPONENTS]))
+        .otherwise(None)
+    )
+    f = f.with_columns(
+        health=health,
+        health_coverage_pct=pl.when(pl.col("_applicable_weight") > 0)
+        .then(100.0 * pl.col("_present_weight") / pl.col("_applicable_weight"))
+        .otherwise(None),
+    )
+    rounded = pl.col("health").round(_BAND_ROUNDING)
+    f = f.with_columns(
+        band=pl.when(pl.col("health").is_null()).then(None)
+        .when(rounded >= s.band_green_min).then(pl.lit("green"))
+        .when(rounded >= s.band_amber_min).then(pl.lit("amber"))
+        .otherwise(pl.lit("red"))
+    )
+    return f.drop("_present_weight", "_applicable_weight")
+
+
+def percentile_rank(col: str, n: int) -> pl.Expr:
+    """100 × (rank − 1) / (N − 1), ascending, nulls first, ties sharing the lowest rank; 0 when N = 1."""
+    c = pl.col(col)
+    nulls = c.is_null().sum()
+    # rank among non-null values ("min" = ties share the lowest rank), shifted past the nulls; nulls rank 1.
+    rank = pl.when(c.is_null()).then(1).otherwise(c.rank(method="min") + nulls)
+    if n <= 1:
+        return pl.lit(0.0)
+    return 100.0 * (rank.cast(pl.Float64) - 1.0) / (n - 1)
+
+
+def add_selection_score(frame: pl.DataFrame, s: Settings) -> pl.DataFrame:
+    """selection_score = Σ weight × p / 100 over the selection inputs, ranks over all rows of `frame`."""
+    n = frame.height
+    ps = [percentile_rank(c, n).alias(f"_p_{c}") for c in SELECTION_INPUTS]
+    out = frame.with_columns(ps)
+    score = pl.sum_horizontal(
+        [float(s.selection_weights.get(c, 0.0)) * pl.col(f"_p_{c}") / 100.0 for c in SELECTION_INPUTS]
+    )
+    return out.with_columns(selection_score=score.cast(pl.Float64)).drop([f"_p_{c}" for c in SELECTION_INPUTS])
