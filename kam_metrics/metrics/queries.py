@@ -14,12 +14,13 @@ from datetime import date, datetime, timedelta
 import duckdb
 import polars as pl
 
-from kam_metrics.load.contract import OPTIONAL_TABLES, REQUIRED_TABLES, TABLE_ORDER
+from kam_metrics.load.contract import OPTIONAL_TABLES, REQUIRED_TABLES
 from kam_metrics.filters import NO_FILTERS, Filters
 from kam_metrics.metrics import rules
 from kam_metrics.metrics.accounts import wallet_share_at
 from kam_metrics.settings import Settings
 from kam_metrics.load.warehouse import snapshot_info, table_exists
+from kam_metrics.metrics.presence import presence
 
 # Which contract file switches on which view; pages use it for their empty states.
 VIEW_NEEDS = {
@@ -53,14 +54,7 @@ class SnapshotStatus:
 
 def present_tables(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     """The contract tables the loaded export contained (an optional table absent from it switches views off)."""
-    info = snapshot_info(con)
-    if info.get("present_tables") is not None:
-        return frozenset(t for t in info["present_tables"].split(",") if t)
-    present = set()
-    for table in TABLE_ORDER:
-        if table_exists(con, table) and con.sql(f'SELECT count(*) FROM "{table}"').fetchall()[0][0] > 0:
-            present.add(table)
-    return frozenset(present)
+    return presence(con).tables
 
 
 def snapshot_status(con: duckdb.DuckDBPyConnection) -> SnapshotStatus:
