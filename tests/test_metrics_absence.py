@@ -339,3 +339,30 @@ def test_min_health_coverage_pct_is_a_checked_setting():
     assert settings_from_dict({"min_health_coverage_pct": 40}).min_health_coverage_pct == 40.0
     with pytest.raises(SettingsError, match="min_health_coverage_pct"):
         settings_from_dict({"min_health_coverage_pct": 150})
+
+
+def test_a_header_only_revenue_file_makes_revenue_figures_null(make_export, load_folder):
+    from kam_metrics.metrics import wallet_by_product_line, wallet_by_year
+
+    con = _connect(load_folder, make_export, {
+        "revenue.csv": "revenue_id,account_id,revenue_date,amount,cost_of_goods,product_line,currency\n",
+        "wallet.csv": """\
+            account_id,year,wallet_amount,product_line
+            A1,2026,4000,
+            A1,2026,900,Pumps
+            """,
+    })
+    try:
+        a1 = _rows(account_metrics(con, AS_OF))["A1"]
+        for key in ("revenue_ttm", "revenue_growth_pct", "gross_margin_ttm", "share_of_wallet", "wallet_headroom",
+                    "net_contribution_ttm", "net_margin_pct", "score_wallet", "score_profitability"):
+            assert a1[key] is None, key
+        assert a1["wallet_current"] == 4000.0  # the wallet itself is there
+        assert a1["cost_to_serve_ttm"] == pytest.approx(5.0)  # one email: activities are present
+        by_year = wallet_by_year(con, AS_OF)
+        assert by_year["revenue"].to_list() == [None] and by_year["wallet_amount"].to_list() == [4000.0]
+        by_line = wallet_by_product_line(con, AS_OF)
+        assert by_line["revenue_ttm"].null_count() == by_line.height == 1
+        assert by_line["share_of_wallet"].to_list() == [None]
+    finally:
+        con.close()

@@ -267,7 +267,8 @@ def wallet_share_at(con, as_of: date, filters: Filters | None = None, use: bool 
     frame = frame.join(revenue, on=keys, how="left").with_columns(
         pl.col("revenue__0", f"revenue__{DAYS_TTM}").fill_null(0))
     frame = frame.join(_wallet_inputs(con, [as_of], filters), on=keys, how="left")
-    frame = frame.with_columns(revenue_ttm=_window("revenue", 0, DAYS_TTM)).with_columns(
+    revenue_ttm = _window("revenue", 0, DAYS_TTM) if presence(con).has("revenue") else pl.lit(None, pl.Float64)
+    frame = frame.with_columns(revenue_ttm=revenue_ttm).with_columns(
         share_of_wallet=rules.share_of_wallet("revenue_ttm", "wallet_current"))
     return frame.with_columns(
         is_share_of_wallet_above_1=pl.col("share_of_wallet").is_not_null() & (rules.decision_value("share_of_wallet") > 1),

@@ -12,6 +12,7 @@ engine (accounts.metrics_at) applies it, and the Data page can list what each mi
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import duckdb
@@ -47,21 +48,35 @@ class Presence:
         return cls(frozenset(TABLE_ORDER), frozenset((t, c.name) for t in TABLE_ORDER for c in TABLES[t].columns))
 
 
+#: Presence per connection to a finished snapshot (one with export_columns: it never changes once written).
+_SEEN: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def presence(con: duckdb.DuckDBPyConnection) -> Presence:
     """The tables and columns the snapshot's export carried (activities.contact_id only when an activity has one)."""
+    try:
+        if con in _SEEN:
+            return _SEEN[con]
+    except TypeError:  # a connection-like object that cannot be remembered
+        pass
     if table_exists(con, "export_columns"):
         pairs = con.sql("SELECT table_name, column_name FROM export_columns").fetchall()
-        found = Presence(frozenset(t for t, _ in pairs), frozenset(pairs))
-    else:
-        tables = _present_tables_without_columns(con)
-        found = Presence(tables, frozenset((t, c.name) for t in tables for c in TABLES[t].columns))
+        found = _without_empty_activity_contacts(con, Presence(frozenset(t for t, _ in pairs), frozenset(pairs)))
+        try:
+            _SEEN[con] = found
+        except TypeError:
+            pass
+        return found
+    tables = _present_tables_without_columns(con)
+    found = Presence(tables, frozenset((t, c.name) for t in tables for c in TABLES[t].columns))
     return _without_empty_activity_contacts(con, found)
 
 
 def _without_empty_activity_contacts(con, found: Presence) -> Presence:
     """`found` less activities.contact_id when no activity row carries a contact (METRICS.md: then engaged
-    contacts, breadth and single_threaded are null, as when the column is absent)."""
-    if not found.has("activities", "contact_id") or not table_exists(con, "activities"):
+    contacts, breadth and single_threaded are null, as when the column is absent). Activities with data rows
+    are in the snapshot's activities table."""
+    if not found.has("activities", "contact_id"):
         return found
     carried = con.sql("SELECT EXISTS (SELECT 1 FROM activities WHERE contact_id IS NOT NULL"
                       " AND trim(contact_id) <> '')").fetchall()[0][0]

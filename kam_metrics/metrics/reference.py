@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from kam_metrics.settings import Settings
+from kam_metrics.settings import HEALTH_COMPONENTS, Settings
 
 REFERENCE_PATH = Path(__file__).resolve().parents[2] / "docs" / "METRICS_REFERENCE.md"
 
@@ -195,7 +195,7 @@ def _defs() -> list[tuple[str, str, str, str, str]]:
             ("Health score", f"contribution_{c}", f"{c.capitalize()} contribution", "score",
              f"weight × score_{c} / Σ weight of the non-null components; null when score_{c} is null. The "
              "contributions add up to health.")
-            for c in ("recency", "trend", "breadth", "loyalty", "wallet", "profitability", "cadence")
+            for c in HEALTH_COMPONENTS
         ],
         ("Health score", "health", "Health", "score",
          "Σ weight × score / Σ weight over the components that are not null; null when all are, and when "
