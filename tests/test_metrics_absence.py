@@ -366,3 +366,38 @@ def test_a_header_only_revenue_file_makes_revenue_figures_null(make_export, load
         assert by_line["share_of_wallet"].to_list() == [None]
     finally:
         con.close()
+
+
+def test_no_contacts_file_nulls_the_relationship_flags_not_the_engaged_contacts(make_export, load_folder):
+    con = _connect(load_folder, make_export, {
+        "activities.csv": """\
+            activity_id,account_id,activity_date,activity_type,contact_id
+            X1,A1,2026-10-20,meeting,P1
+            X2,A1,2026-10-21,call,P2
+            X3,A2,2026-11-01,email,
+            """,
+        # surveys with an nps column but no csat column
+        "surveys.csv": """\
+            response_id,account_id,response_date,nps
+            S1,A1,2026-09-01,10
+            S2,A1,2026-09-02,5
+            S3,A1,2026-09-03,8
+            """,
+    })
+    try:
+        rows = _rows(account_metrics(con, AS_OF))
+        a1, a2 = rows["A1"], rows["A2"]
+        # contact ids come from the activities: A1 engaged P1 and P2 → 2, single-threaded (< 3), breadth 40;
+        # A2's activity has no contact → 0 engaged (the column is carried), breadth 0
+        assert a1["engaged_contacts_90d"] == 2 and a1["single_threaded"] is True
+        assert a1["score_breadth"] == pytest.approx(40.0)
+        assert a2["engaged_contacts_90d"] == 0 and a2["score_breadth"] == 0.0
+        # who they are (seniority, buying role, active or left) is in contacts.csv, absent: the flags are null
+        for r in rows.values():
+            for key in ("c_level_engaged_90d", "decision_maker_engaged_90d", "champion_left", "champion_quiet"):
+                assert r[key] is None, key
+        # NPS (one promoter, one detractor of three) = 100 × (1 − 1) / 3 = 0 → loyalty 50; csat not carried
+        assert a1["nps_365d"] == 0.0 and a1["score_loyalty"] == 50.0 and a1["csat_365d"] is None
+        assert a2["nps_365d"] is None and a2["score_loyalty"] is None  # surveys present, none for A2
+    finally:
+        con.close()

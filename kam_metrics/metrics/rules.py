@@ -39,10 +39,10 @@ def decision_value(value: pl.Expr | str | float) -> pl.Expr | float:
 
 
 def share_of_wallet(revenue: pl.Expr | str, wallet: pl.Expr | str) -> pl.Expr:
-    """share_of_wallet: revenue / wallet, null when the wallet is null or 0."""
+    """share_of_wallet: revenue / wallet, null when the wallet is null or 0 (compared as decided)."""
     revenue = pl.col(revenue) if isinstance(revenue, str) else revenue
     wallet = pl.col(wallet) if isinstance(wallet, str) else wallet
-    return pl.when(wallet.is_null() | (wallet == 0)).then(None).otherwise(revenue / wallet)
+    return pl.when(wallet.is_null() | (decision_value(wallet) == 0)).then(None).otherwise(revenue / wallet)
 
 
 def _is_whole_wallet(product_line: pl.Expr) -> pl.Expr:
