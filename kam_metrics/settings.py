@@ -74,6 +74,8 @@ class Settings:
     profitability_full_pct: float = 20.0
     profitability_zero_pct: float = -10.0
     health_history_weeks: int = 26
+    # Below this health coverage (% of the applicable component weight), health is null, band insufficient_data
+    min_health_coverage_pct: float = 50.0
     # Relationships and cadence
     multithread_min_contacts: int = 3
     champion_left_days: int = 90
@@ -166,6 +168,8 @@ def settings_from_dict(data: Mapping[str, Any], source: str = "settings") -> Set
     settings = dataclasses.replace(defaults, **changes)
     if settings.band_amber_min > settings.band_green_min:
         raise SettingsError(f"{source}: setting 'band_amber_min' must not exceed 'band_green_min'")
+    if not 0.0 <= settings.min_health_coverage_pct <= 100.0:
+        raise SettingsError(f"{source}: setting 'min_health_coverage_pct' must be between 0 and 100")
     if settings.keep_snapshots < 1:
         raise SettingsError(f"{source}: setting 'keep_snapshots' must be at least 1")
     return settings

@@ -47,9 +47,12 @@ def test_required_tables_only(load_folder, make_export):
         assert a3["revenue_ttm"] == pytest.approx(-50)
         assert a3["net_margin_pct"] is None and a3["revenue_growth_pct"] is None  # revenue ≤ 0
         assert a1["wallet_current"] is None and a1["nps_365d"] is None
-        assert a1["engaged_contacts_90d"] == 0 and a1["champion_quiet"] is False
-        # no reviews: key accounts are overdue, cadence scores 0
-        assert a1["cadence_status"] == "overdue" and a1["score_cadence"] == 0.0
+        # METRICS.md "Data that is not there": no activity carries a contact_id, so engaged contacts (and breadth)
+        # are null, not 0; no contacts.csv: champion_quiet is null; no reviews.csv: the cadence keys and the
+        # cadence component are null (before issue 12: 0, False, overdue and 0).
+        assert a1["engaged_contacts_90d"] is None and a1["score_breadth"] is None
+        assert a1["champion_quiet"] is None
+        assert a1["cadence_status"] is None and a1["score_cadence"] is None
         assert goals_status(con, as_of).height == 0
         kpis = {r["key"]: r["value"] for r in programme_kpis(con, as_of).iter_rows(named=True)}
         assert kpis["key_account_count"] == 2 and kpis["programme_nps"] is None
@@ -100,7 +103,14 @@ def test_data_dated_after_today_counts_when_as_of_reaches_it(load_folder, make_e
         assert rows["A2"]["value_to_date"] == pytest.approx(10 * 0.35 - 5)
         assert rows["A2"]["revenue_ttm"] == 0
         history = health_history(con, date(2099, 1, 31))
-        assert history.filter(history["account_id"] == "A1")["health"].null_count() == 0
+        a1 = history.filter(history["account_id"] == "A1")
+        reached = a1.filter(a1["as_of"] >= date(2099, 1, 11))  # the Sundays after the 2099 rows
+        assert reached.height == 3 and reached["score_trend"].to_list() == [100.0] * 3
+        assert reached["score_recency"].null_count() == 0 and reached["score_profitability"].null_count() == 0
+        # METRICS.md "insufficient data": recency, trend and profitability are 45 of the key account's 100 weight
+        # (no contact ids, surveys, wallet or reviews), below 50 %: health null, band insufficient_data
+        assert reached["health_coverage_pct"].to_list() == pytest.approx([45.0] * 3)
+        assert reached["band"].to_list() == ["insufficient_data"] * 3 and reached["health"].null_count() == 3
     finally:
         con.close()
 

@@ -18,6 +18,7 @@ from kam_metrics.filters import NO_FILTERS, Filters
 from kam_metrics.load.marts import marts_current
 from kam_metrics.metrics import _engine as E
 from kam_metrics.metrics import rules
+from kam_metrics.metrics.presence import Presence, cost_to_serve_sources, key_absence, presence
 from kam_metrics.metrics.scoring import HEALTH_OUTPUT_COLUMNS, add_health, add_selection_score
 from kam_metrics.settings import Settings
 
@@ -266,10 +267,11 @@ def wallet_share_at(con, as_of: date, filters: Filters | None = None, use: bool 
     frame = frame.join(revenue, on=keys, how="left").with_columns(
         pl.col("revenue__0", f"revenue__{DAYS_TTM}").fill_null(0))
     frame = frame.join(_wallet_inputs(con, [as_of], filters), on=keys, how="left")
-    frame = frame.with_columns(revenue_ttm=_window("revenue", 0, DAYS_TTM)).with_columns(
+    revenue_ttm = _window("revenue", 0, DAYS_TTM) if presence(con).has("revenue") else pl.lit(None, pl.Float64)
+    frame = frame.with_columns(revenue_ttm=revenue_ttm).with_columns(
         share_of_wallet=rules.share_of_wallet("revenue_ttm", "wallet_current"))
     return frame.with_columns(
-        is_share_of_wallet_above_1=pl.col("share_of_wallet").is_not_null() & (pl.col("share_of_wallet") > 1),
+        is_share_of_wallet_above_1=pl.col("share_of_wallet").is_not_null() & (rules.decision_value("share_of_wallet") > 1),
         revenue_ttm=pl.col("revenue_ttm").cast(pl.Float64), share_of_wallet=pl.col("share_of_wallet").cast(pl.Float64),
         wallet_current=pl.col("wallet_current").cast(pl.Float64),
     ).select(*E.ACCOUNT_COLUMNS, "as_of", "revenue_ttm", "wallet_current", "share_of_wallet",
@@ -279,7 +281,7 @@ def wallet_share_at(con, as_of: date, filters: Filters | None = None, use: bool 
 #: Decimals window sums are rounded to: a difference of two running totals carries float noise (1e-11 on
 #: totals of 1e5), which must not turn a window that sums to exactly 0 into a tiny positive or negative amount
 #: (revenue_ttm ≤ 0 decides whether the margin percentages are null).
-WINDOW_DECIMALS = 6
+WINDOW_DECIMALS = rules.DECISION_DECIMALS
 
 
 def _window(col: str, start: int, end: int) -> pl.Expr:
@@ -300,12 +302,17 @@ HEALTH_OFFSETS = (0, DAYS_90, DAYS_PRIOR_90_END, DAYS_TTM)
 def metrics_at(
     con, points: Sequence[date], filters: Filters | None = None, settings: Settings | None = None,
     with_health: bool = True, offsets: Sequence[int] = ALL_OFFSETS, champions: pl.DataFrame | None = None,
+    present: Presence | None = None,
 ) -> pl.DataFrame:
     """Every account key of METRICS.md for each account passing `filters` at each as_of in `points`.
 
     With offsets=HEALTH_OFFSETS (health history) the prior-TTM figures are left null. `champions`: the
-    champion_flags of these points and filters when the caller already has them (champion_flags_from_status)."""
+    champion_flags of these points and filters when the caller already has them (champion_flags_from_status).
+    `present`: what the export carried (read from the snapshot when None); a key whose input is absent is null
+    (METRICS.md "Data that is not there")."""
     settings = settings or Settings()
+    if present is None:
+        present = presence(con)
     filters = filters or NO_FILTERS
     points = sorted(set(E._as_date(p) for p in points))
     use = marts_current(con)
@@ -328,7 +335,7 @@ def metrics_at(
         pl.col("champion_left").fill_null(False), pl.col("champion_quiet").fill_null(False)
     )
     frame = frame.join(wallet, on=keys, how="left")
-    frame = derive(frame, settings)
+    frame = without_absent(derive(frame, settings), present)
     if with_health:
         frame = add_health(frame, settings)
     return frame.sort(keys)
@@ -402,7 +409,7 @@ def derive(f: pl.DataFrame, s: Settings) -> pl.DataFrame:
             100.0 * pl.col("net_contribution_ttm"), pl.col("revenue_ttm"), pl.col("revenue_ttm") <= 0
         ),
         lifetime_value=pl.col("net_contribution_ttm") * ltv_factor,
-        is_share_of_wallet_above_1=pl.col("share_of_wallet").is_not_null() & (pl.col("share_of_wallet") > 1),
+        is_share_of_wallet_above_1=pl.col("share_of_wallet").is_not_null() & (rules.decision_value("share_of_wallet") > 1),
     )
     int_cols = ["touches_90d", "engaged_contacts_90d", "days_since_last_touch"]
     float_cols = [
@@ -412,6 +419,18 @@ def derive(f: pl.DataFrame, s: Settings) -> pl.DataFrame:
         "cost_to_serve_pct", "net_margin_pct",
     ]
     return f.with_columns(pl.col(int_cols).cast(pl.Int64), pl.col(float_cols).cast(pl.Float64))
+
+
+def without_absent(f: pl.DataFrame, present: Presence) -> pl.DataFrame:
+    """The account keys whose input the export did not carry set to null (presence.key_absence), and
+    cost_to_serve_sources: the sources cost_to_serve_ttm counts (only those present; the absent ones add
+    nothing, as they have no rows)."""
+    sources = cost_to_serve_sources(present)
+    f = f.with_columns(cost_to_serve_sources=pl.lit(", ".join(sources) if sources else None, dtype=pl.String))
+    absent = [k for k in key_absence(present) if k in f.columns]
+    if not absent:
+        return f
+    return f.with_columns(pl.lit(None, dtype=f.schema[k]).alias(k) for k in absent)
 
 
 def account_metrics(con, as_of: date | None = None, filters: Filters | None = None, settings: Settings | None = None):
@@ -435,5 +454,5 @@ def public_columns(frame: pl.DataFrame) -> pl.DataFrame:
     cols = [*E.ACCOUNT_COLUMNS, "as_of", *ACCOUNT_KEYS, *HEALTH_OUTPUT_COLUMNS]
     if "selection_score" in frame.columns:
         cols.append("selection_score")
-    cols.append("is_share_of_wallet_above_1")
+    cols += ["is_share_of_wallet_above_1", "cost_to_serve_sources"]
     return frame.select(cols)

@@ -10,6 +10,7 @@ from kam_metrics.load.contract import ACTIVITY_TYPES
 from kam_metrics.filters import Filters
 from kam_metrics.load.marts import marts_current
 from kam_metrics.metrics import _engine as E
+from kam_metrics.metrics.presence import presence
 from kam_metrics.settings import Settings
 
 
@@ -19,8 +20,12 @@ def engagement_weekly(con, as_of: date | None = None, filters: Filters | None = 
 
     The weeks are the one holding as_of and the weeks−1 before it; the current week counts activities up to
     as_of only. The series is sparse: only (account, week, activity_type) with at least one touch are listed.
+    No rows when the export carried no activities.
     """
     as_of, filters, settings = E.resolve(con, as_of, filters, settings)
+    if not presence(con).has("activities"):  # absent, not zero: no week is listed
+        return pl.DataFrame(schema={"account_id": pl.String, "week_start": pl.Date, "activity_type": pl.String,
+                                    "touches": pl.Int64, "weighted_touches": pl.Float64})
     use = marts_current(con)
     monday = as_of - timedelta(days=as_of.isoweekday() - 1)
     first_monday = monday - timedelta(weeks=weeks - 1)

@@ -10,6 +10,7 @@ from kam_metrics.filters import Filters
 from kam_metrics.metrics import _engine as E
 from kam_metrics.metrics.accounts import full_frame
 from kam_metrics.metrics.programme import PROGRAMME_KEYS, programme_values
+from kam_metrics.metrics.rules import decision_value
 from kam_metrics.settings import Settings
 
 #: Account keys a programme goal may name besides the Programme keys: summed over the (filtered) key accounts.
@@ -17,7 +18,6 @@ PROGRAMME_ADDITIVE_KEYS = (
     "revenue_ttm", "revenue_prior_ttm", "gross_margin_ttm", "cost_to_serve_ttm", "net_contribution_ttm",
     "value_to_date", "lifetime_value", "touches_90d", "weighted_touches_90d", "weighted_touches_prior_90d",
 )
-_ROUND = 9  # decimals comparisons are rounded to, so float noise never flips a status
 
 GOAL_COLUMNS = (
     "goal_id", "current", "progress", "expected", "status", "action_completion", "title", "account_id", "metric",
@@ -77,8 +77,9 @@ def goals_status(con, as_of: date | None = None, filters: Filters | None = None,
                 shown = full.filter(pl.col("account_id").is_in(E.accounts_frame(con, filters)["account_id"].implode()))
             programme = programme_values(shown, settings)
             key_rows = shown.filter(pl.col("is_key_account"))
-            for k in PROGRAMME_ADDITIVE_KEYS:
-                programme[k] = float(key_rows[k].sum())
+            for k in PROGRAMME_ADDITIVE_KEYS:  # null when the key is null for every key account (absent data)
+                column = key_rows[k]
+                programme[k] = float(column.sum()) if column.null_count() < column.len() else None
     else:
         metric_keys = set()
 
@@ -107,13 +108,13 @@ def goals_status(con, as_of: date | None = None, filters: Filters | None = None,
         expected=pl.when(span == 0).then(pl.when(pl.lit(as_of) >= pl.col("due_date")).then(1.0).otherwise(0.0))
         .otherwise((elapsed / span).clip(0.0, 1.0)),
     )
-    p, e = pl.col("progress").round(_ROUND), pl.col("expected")
+    p, e = decision_value("progress"), pl.col("expected")
     goals = goals.with_columns(
         status=pl.when(pl.col("progress").is_null()).then(None)
         .when(p >= 1.0).then(pl.lit("achieved"))
         .when(pl.lit(as_of) > pl.col("due_date")).then(pl.lit("overdue"))
-        .when(p >= (e - tol_on).round(_ROUND)).then(pl.lit("on_track"))
-        .when(p >= (e - tol_risk).round(_ROUND)).then(pl.lit("at_risk"))
+        .when(p >= decision_value(e - tol_on)).then(pl.lit("on_track"))
+        .when(p >= decision_value(e - tol_risk)).then(pl.lit("at_risk"))
         .otherwise(pl.lit("off_track"))
     )
     goals = goals.join(actions, on="goal_id", how="left").with_columns(

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from kam_metrics.settings import Settings
+from kam_metrics.settings import HEALTH_COMPONENTS, Settings
 
 REFERENCE_PATH = Path(__file__).resolve().parents[2] / "docs" / "METRICS_REFERENCE.md"
 
@@ -109,6 +109,10 @@ def _defs() -> list[tuple[str, str, str, str, str]]:
         ("Cost to serve and lifetime value", "cost_to_serve_ttm", "Cost to serve (TTM)", "money",
          "Σ service_costs.amount over the TTM + Σ activity_cost(activity_type) over TTM activities + Σ "
          f"case_cost(priority) over cases opened in the TTM; activity costs {ac}; case costs {cc} (settings)."),
+        ("Cost to serve and lifetime value", "cost_to_serve_sources", "Cost to serve counts", "text",
+         "The sources cost_to_serve_ttm counts, those the export carried, in this order: service_costs, activities, "
+         "cases (e.g. 'activities, cases' when there is no service_costs.csv); null when it carried none, and then "
+         "cost_to_serve_ttm and every key built on it are null. The same for every account of a snapshot."),
         ("Cost to serve and lifetime value", "net_contribution_ttm", "Net contribution (TTM)", "money",
          "gross_margin_ttm − cost_to_serve_ttm."),
         ("Cost to serve and lifetime value", "cost_to_serve_pct", "Cost to serve %", "pct",
@@ -168,12 +172,14 @@ def _defs() -> list[tuple[str, str, str, str, str]]:
         # Health
         ("Health score", "score_recency", "Recency score", "score",
          f"100 if days_since_last_touch ≤ {s.recency_full_days}; 0 if ≥ {s.recency_zero_days} or no activity; else "
-         f"100 × ({s.recency_zero_days} − days) / {s.recency_zero_days - s.recency_full_days}. Weight {hw['recency']:g}."),
+         f"100 × ({s.recency_zero_days} − days) / {s.recency_zero_days - s.recency_full_days}; null when the export has no "
+         f"activities (activities.csv absent or without data rows). Weight {hw['recency']:g}."),
         ("Health score", "score_trend", "Trend score", "score",
          "50 + 0.5 × clamp(engagement_trend_pct, −100, 100); 100 when the prior 90 days had no touches and the last 90 "
          f"had some; null when neither had. Weight {hw['trend']:g}."),
         ("Health score", "score_breadth", "Breadth score", "score",
-         f"100 × min(engaged_contacts_90d / {s.breadth_full_contacts}, 1). Weight {hw['breadth']:g}."),
+         f"100 × min(engaged_contacts_90d / {s.breadth_full_contacts}, 1); null when engaged_contacts_90d is null. "
+         f"Weight {hw['breadth']:g}."),
         ("Health score", "score_loyalty", "Loyalty score", "score", f"(nps_365d + 100) / 2; null when nps_365d is null. Weight {hw['loyalty']:g}."),
         ("Health score", "score_wallet", "Wallet score", "score",
          f"100 × min(share_of_wallet / {s.wallet_full_share:g}, 1), at least 0 (a negative share scores 0); null when "
@@ -183,21 +189,25 @@ def _defs() -> list[tuple[str, str, str, str, str]]:
          f"(net_margin_pct − ({s.profitability_zero_pct:g})) / {s.profitability_full_pct - s.profitability_zero_pct:g}; "
          f"null when net_margin_pct is null. Weight {hw['profitability']:g}."),
         ("Health score", "score_cadence", "Cadence score", "score",
-         f"Key accounts only: on_cadence 100, partial 50, overdue 0; null for other accounts. Weight {hw['cadence']:g}."),
+         f"Key accounts only: on_cadence 100, partial 50, overdue 0; null for other accounts and when cadence_status is "
+         f"null. Weight {hw['cadence']:g}."),
         *[
             ("Health score", f"contribution_{c}", f"{c.capitalize()} contribution", "score",
              f"weight × score_{c} / Σ weight of the non-null components; null when score_{c} is null. The "
              "contributions add up to health.")
-            for c in ("recency", "trend", "breadth", "loyalty", "wallet", "profitability", "cadence")
+            for c in HEALTH_COMPONENTS
         ],
         ("Health score", "health", "Health", "score",
-         "Σ weight × score / Σ weight over the components that are not null; null when all are. 0–100."),
+         "Σ weight × score / Σ weight over the components that are not null; null when all are, and when "
+         f"health_coverage_pct < min_health_coverage_pct (setting, default {s.min_health_coverage_pct:g}). 0–100."),
         ("Health score", "health_coverage_pct", "Health coverage", "pct",
          "100 × Σ weight of the non-null components / Σ weight of the components that apply (cadence applies to key "
-         "accounts only)."),
+         f"accounts only). Below min_health_coverage_pct ({s.min_health_coverage_pct:g}) health is null and band "
+         "insufficient_data; scores, contributions and coverage are still given."),
         ("Health score", "band", "Band", "text",
-         f"green when health ≥ {s.band_green_min:g}, amber when ≥ {s.band_amber_min:g}, red below; null when health is "
-         "null (health is rounded to 9 decimals before banding)."),
+         f"green when health ≥ {s.band_green_min:g}, amber when ≥ {s.band_amber_min:g}, red below; insufficient_data "
+         f"when health is null (health_coverage_pct below min_health_coverage_pct, {s.min_health_coverage_pct:g}). "
+         "Health is compared rounded to 6 decimals (METRICS.md Precision)."),
         ("Health score", "contribution_from", "Contribution (from)", "score",
          "Health movement: the component's contribution (for component 'health', the health) at date_from."),
         ("Health score", "contribution_to", "Contribution (to)", "score",
@@ -254,7 +264,7 @@ def _defs() -> list[tuple[str, str, str, str, str]]:
         ("Goals", "status", "Status", "text",
          f"Null when progress is null; achieved when progress ≥ 1; else overdue when as_of > due_date; else on_track when "
          f"progress ≥ expected − {s.goal_on_track_tolerance:g}; at_risk when ≥ expected − {s.goal_at_risk_tolerance:g}; "
-         "else off_track."),
+         "else off_track. progress is compared rounded to 6 decimals (METRICS.md Precision)."),
         ("Goals", "action_completion", "Action completion", "ratio",
          "Actions of the goal with a completed_date ≤ as_of / actions of the goal; null when the goal has no actions."),
         ("Goals", "start_date", "Start", "date", "goals.start_date."),
@@ -266,11 +276,11 @@ def _defs() -> list[tuple[str, str, str, str, str]]:
          "Σ weight × p / 100 over revenue_ttm (25), wallet_current (25), net_margin_pct (20), revenue_growth_pct (15), "
          "engaged_contacts_90d (15) (settings selection_weights), where p = 100 × (rank − 1) / (N − 1), ranks "
          "ascending over all N accounts (whatever the filters), nulls first, ties sharing the lowest rank; p = 0 when "
-         "N = 1."),
+         "N = 1. Values are ranked rounded to 6 decimals, so 35.0 and 35.00000000000001 tie (METRICS.md Precision)."),
         ("Key account selection", "candidate", "Candidate", "text",
          "promote: a non-key account whose selection_score ≥ the lowest selection_score among key accounts. review: a "
          "key account with band red, or with selection_score ≤ the first quartile of key-account scores (lowest "
-         "quartile; linear interpolation as a spreadsheet's QUARTILE.INC)."),
+         "quartile; linear interpolation as a spreadsheet's QUARTILE.INC). Scores are compared rounded to 6 decimals."),
         ("Key account selection", "reason", "Reason", "text", "Why the account is a candidate, in words."),
         # Alerts
         ("Alerts", "alert", "Alert", "text",
@@ -290,13 +300,35 @@ def _defs() -> list[tuple[str, str, str, str, str]]:
     ]
 
 
+def _absence_note(key: str) -> str:
+    """" Null when the export lacks …" for an account key with inputs that may be absent (presence.KEY_INPUTS),
+    else ''."""
+    from kam_metrics.metrics.presence import COST_TO_SERVE_KEYS, COST_TO_SERVE_SOURCES, KEY_INPUTS
+
+    def named(table: str, column: str | None) -> str:
+        if column is None:
+            return f"{table}.csv"
+        if (table, column) == ("activities", "contact_id"):
+            return "activities.contact_id (or no activity carries one)"
+        return f"{table}.{column}"
+
+    needs = [named(t, c) for t, c in KEY_INPUTS.get(key, ())]
+    parts = [f"Null when the export lacks {' or '.join(needs)}"] if needs else []
+    if key in COST_TO_SERVE_KEYS:
+        files = ", ".join(f"{t}.csv" for t in COST_TO_SERVE_SOURCES)
+        parts.append(f"{', or ' if parts else 'Null when the export '}has none of {files}")
+    return (" " + "".join(parts) + " (METRICS.md \"Data that is not there\").") if parts else ""
+
+
 def metric_definitions() -> dict[str, MetricDefinition]:
-    """Every key's definition, in reference order: {key: MetricDefinition}."""
+    """Every key's definition, in reference order: {key: MetricDefinition}; an account key whose input may be
+    absent says what it needs."""
     out: dict[str, MetricDefinition] = {}
     for section, key, label, unit, text in _defs():
         if key in out:
             raise ValueError(f"metric key {key!r} defined twice")
-        out[key] = MetricDefinition(key=key, section=section, label=label, definition=text, unit=unit)
+        out[key] = MetricDefinition(key=key, section=section, label=label, definition=text + _absence_note(key),
+                                    unit=unit)
     return out
 
 

@@ -17,14 +17,32 @@ from kam_metrics.settings import Settings
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Precision
+
+#: Decimals every deciding comparison is made at (METRICS.md "Time" → Precision).
+DECISION_DECIMALS = 6
+
+
+def decision_value(value: pl.Expr | str | float) -> pl.Expr | float:
+    """A value as compared wherever a rank, tie, threshold, band, status or candidate list is decided: rounded to
+    DECISION_DECIMALS, so floating-point noise (35.00000000000001 against 35.0) never changes an outcome. Shown
+    values are not rounded. Takes an expression, a column name or a plain number (returned as a float)."""
+    if isinstance(value, str):
+        value = pl.col(value)
+    if isinstance(value, pl.Expr):
+        return value.round(DECISION_DECIMALS)
+    return round(float(value), DECISION_DECIMALS)
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Share of wallet
 
 
 def share_of_wallet(revenue: pl.Expr | str, wallet: pl.Expr | str) -> pl.Expr:
-    """share_of_wallet: revenue / wallet, null when the wallet is null or 0."""
+    """share_of_wallet: revenue / wallet, null when the wallet is null or 0 (compared as decided)."""
     revenue = pl.col(revenue) if isinstance(revenue, str) else revenue
     wallet = pl.col(wallet) if isinstance(wallet, str) else wallet
-    return pl.when(wallet.is_null() | (wallet == 0)).then(None).otherwise(revenue / wallet)
+    return pl.when(wallet.is_null() | (decision_value(wallet) == 0)).then(None).otherwise(revenue / wallet)
 
 
 def _is_whole_wallet(product_line: pl.Expr) -> pl.Expr:

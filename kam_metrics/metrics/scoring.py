@@ -1,5 +1,6 @@
 """Pure scoring over frames of account rows (no connection): the health score of METRICS.md "Health score"
-(seven 0–100 components, their weighted mean, coverage, band and contributions) and the key account
+(0–100 components, their weighted mean, coverage, band and contributions; below min_health_coverage_pct the
+health is null and the band insufficient_data) and the key account
 selection score of "Key account selection" (percentile ranks and weights). The queries that feed them
 live in accounts.py (metrics_at), health.py (history, movement) and selection.py (candidates)."""
 
@@ -7,13 +8,23 @@ from __future__ import annotations
 
 import polars as pl
 
+from kam_metrics.metrics.rules import decision_value
 from kam_metrics.settings import HEALTH_COMPONENTS, SELECTION_INPUTS, Settings
 
 SCORE_COLUMNS = tuple(f"score_{c}" for c in HEALTH_COMPONENTS)
 CONTRIBUTION_COLUMNS = tuple(f"contribution_{c}" for c in HEALTH_COMPONENTS)
 HEALTH_OUTPUT_COLUMNS = (*SCORE_COLUMNS, *CONTRIBUTION_COLUMNS, "health", "health_coverage_pct", "band")
-# Decimal places health is rounded to before banding, so 69.99999999999999 from float sums bands as 70.
-_BAND_ROUNDING = 9
+#: The band of an account whose health coverage is below min_health_coverage_pct (health is then null).
+INSUFFICIENT_DATA = "insufficient_data"
+BANDS = ("green", "amber", "red", INSUFFICIENT_DATA)
+
+
+def component_applies(component: str) -> pl.Expr:
+    """Whether a component applies to an account row (its weight counts in health_coverage_pct's denominator):
+    cadence to key accounts only, every other component to every account."""
+    if component == "cadence":
+        return pl.col("is_key_account").fill_null(False)
+    return pl.lit(True)
 
 
 def _clamp(e: pl.Expr, lo: float, hi: float) -> pl.Expr:
@@ -25,7 +36,8 @@ def component_scores(s: Settings) -> dict[str, pl.Expr]:
     days = pl.col("days_since_last_touch")
     full, zero = s.recency_full_days, s.recency_zero_days
     recency = (
-        pl.when(days.is_null() | (days >= zero)).then(0.0)
+        pl.when(pl.col("touches_90d").is_null()).then(None)  # activities absent (no activity at all scores 0)
+        .when(days.is_null() | (days >= zero)).then(0.0)
         .when(days <= full).then(100.0)
         .otherwise(100.0 * (zero - days) / (zero - full))
     )
@@ -35,7 +47,10 @@ def component_scores(s: Settings) -> dict[str, pl.Expr]:
         .when((pl.col("touches_prior_90d") == 0) & (pl.col("touches_90d") > 0)).then(100.0)
         .otherwise(None)
     )
-    breadth = 100.0 * pl.min_horizontal(pl.col("engaged_contacts_90d") / s.breadth_full_contacts, pl.lit(1.0))
+    engaged = pl.col("engaged_contacts_90d")
+    # (min_horizontal skips nulls: an absent engaged_contacts_90d must stay null, not score 100)
+    breadth = pl.when(engaged.is_null()).then(None).otherwise(
+        100.0 * pl.min_horizontal(engaged / s.breadth_full_contacts, pl.lit(1.0)))
     loyalty = (pl.col("nps_365d") + 100.0) / 2.0
     sow = pl.col("share_of_wallet")
     # "each 0–100": a negative share (credit notes exceeding sales) scores 0, not below.
@@ -63,7 +78,11 @@ def component_scores(s: Settings) -> dict[str, pl.Expr]:
 
 
 def add_health(f: pl.DataFrame, s: Settings) -> pl.DataFrame:
-    """score_*, contribution_*, health, health_coverage_pct and band for each row of account keys."""
+    """score_*, contribution_*, health, health_coverage_pct and band for each row of account keys.
+
+    health_coverage_pct = 100 × Σ weight of the non-null components / Σ weight of the components that apply;
+    below min_health_coverage_pct health is null and band insufficient_data (scores, contributions and coverage
+    are still given). Any component of HEALTH_COMPONENTS takes part (component_scores gives its score)."""
     scores = component_scores(s)
     f = f.with_columns([scores[c].cast(pl.Float64).alias(f"score_{c}") for c in HEALTH_COMPONENTS])
     weights = {c: float(s.health_weights.get(c, 0.0)) for c in HEALTH_COMPONENTS}
@@ -71,11 +90,7 @@ def add_health(f: pl.DataFrame, s: Settings) -> pl.DataFrame:
         [pl.when(pl.col(f"score_{c}").is_not_null()).then(weights[c]).otherwise(0.0) for c in HEALTH_COMPONENTS]
     )
     applicable_weight = pl.sum_horizontal(
-        [
-            (pl.when(pl.col("is_key_account").fill_null(False)).then(weights[c]).otherwise(0.0)
-             if c == "cadence" else pl.lit(weights[c]))
-            for c in HEALTH_COMPONENTS
-        ]
+        [pl.when(component_applies(c)).then(weights[c]).otherwise(0.0) for c in HEALTH_COMPONENTS]
     )
     f = f.with_columns(_present_weight=present_weight, _applicable_weight=applicable_weight)
     f = f.with_columns(
@@ -87,30 +102,32 @@ def add_health(f: pl.DataFrame, s: Settings) -> pl.DataFrame:
             for c in HEALTH_COMPONENTS
         ]
     )
-    health = (
-        pl.when(pl.col("_present_weight") > 0)
-        .then(pl.sum_horizontal([pl.col(f"contribution_{c}") for c in HEALTH_COMPONENTS]))
-        .otherwise(None)
-    )
     f = f.with_columns(
-        health=health,
         health_coverage_pct=pl.when(pl.col("_applicable_weight") > 0)
         .then(100.0 * pl.col("_present_weight") / pl.col("_applicable_weight"))
         .otherwise(None),
     )
-    rounded = pl.col("health").round(_BAND_ROUNDING)
+    covered = (pl.col("_present_weight") > 0) & (
+        decision_value("health_coverage_pct") >= decision_value(float(s.min_health_coverage_pct))).fill_null(False)
     f = f.with_columns(
-        band=pl.when(pl.col("health").is_null()).then(None)
-        .when(rounded >= s.band_green_min).then(pl.lit("green"))
-        .when(rounded >= s.band_amber_min).then(pl.lit("amber"))
+        health=pl.when(covered)
+        .then(pl.sum_horizontal([pl.col(f"contribution_{c}") for c in HEALTH_COMPONENTS]))
+        .otherwise(None)
+    )
+    rounded = decision_value("health")
+    f = f.with_columns(
+        band=pl.when(pl.col("health").is_null()).then(pl.lit(INSUFFICIENT_DATA))
+        .when(rounded >= decision_value(float(s.band_green_min))).then(pl.lit("green"))
+        .when(rounded >= decision_value(float(s.band_amber_min))).then(pl.lit("amber"))
         .otherwise(pl.lit("red"))
     )
     return f.drop("_present_weight", "_applicable_weight")
 
 
 def percentile_rank(col: str, n: int) -> pl.Expr:
-    """100 × (rank − 1) / (N − 1), ascending, nulls first, ties sharing the lowest rank; 0 when N = 1."""
-    c = pl.col(col)
+    """100 × (rank − 1) / (N − 1), ascending, nulls first, ties sharing the lowest rank; 0 when N = 1. Values are
+    ranked as compared (rules.decision_value), so float noise never breaks a tie."""
+    c = decision_value(col)
     nulls = c.is_null().sum()
     # rank among non-null values ("min" = ties share the lowest rank), shifted past the nulls; nulls rank 1.
     rank = pl.when(c.is_null()).then(1).otherwise(c.rank(method="min") + nulls)

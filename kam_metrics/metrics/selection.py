@@ -10,6 +10,7 @@ import polars as pl
 from kam_metrics.filters import NO_FILTERS, Filters
 from kam_metrics.metrics import _engine as E
 from kam_metrics.metrics.accounts import account_metrics
+from kam_metrics.metrics.rules import decision_value
 from kam_metrics.settings import Settings
 
 #: Quantile of key-account selection scores at or below which a key account is a review candidate
@@ -29,15 +30,17 @@ def selection_candidates(con, as_of: date | None = None, filters: Filters | None
               "selection_score": pl.Float64, "band": pl.String, "candidate": pl.String, "reason": pl.String}
     if key.is_empty():
         return pl.DataFrame(schema=schema)
+    # Compared as decided (rules.decision_value): float noise in a score never makes or unmakes a candidate.
     lowest_key = key["selection_score"].min()
     quartile = key["selection_score"].quantile(REVIEW_QUANTILE, interpolation="linear")
-    promote = everyone.filter(~pl.col("is_key_account") & (pl.col("selection_score") >= lowest_key)).with_columns(
+    score = decision_value("selection_score")
+    promote = everyone.filter(~pl.col("is_key_account") & (score >= decision_value(lowest_key))).with_columns(
         candidate=pl.lit("promote"),
         reason=pl.format("selection score {} ≥ lowest key account score {}",
                          pl.col("selection_score").round(1), pl.lit(round(lowest_key, 1))),
     )
     red = pl.col("band") == "red"
-    low = pl.col("selection_score") <= quartile
+    low = score <= decision_value(quartile)
     review = key.filter(red.fill_null(False) | low).with_columns(
         candidate=pl.lit("review"),
         reason=pl.concat_str(

@@ -11,6 +11,7 @@ from kam_metrics.load.marts import marts_current
 from kam_metrics.metrics import _engine as E
 from kam_metrics.metrics import rules
 from kam_metrics.metrics.accounts import wallet_rows
+from kam_metrics.metrics.presence import presence
 
 _EMPTY_LINE = "nullif(trim(w.product_line), '') IS NULL"
 
@@ -51,6 +52,8 @@ def wallet_by_product_line(con, as_of: date | None = None, filters: Filters | No
         """,
         [as_of, as_of, *rev_params, as_of, *wal_params],
     )
+    if not presence(con).has("revenue"):  # no revenue data: revenue and share are null, not 0
+        frame = frame.with_columns(revenue_ttm=pl.lit(None, dtype=pl.Float64))
     return frame.with_columns(share_of_wallet=rules.share_of_wallet("revenue_ttm", "wallet_amount")).select(
         "account_id", "product_line", "revenue_ttm", "wallet_amount", "share_of_wallet", "wallet_year")
 
@@ -71,7 +74,8 @@ def wallet_by_year(con, as_of: date | None = None, filters: Filters | None = Non
     )
     wallet = rules.wallet_by_account_year(wallet_rows(con, as_of.year, filters)).with_columns(
         pl.col("year").cast(pl.Int64), pl.col("wallet_amount").cast(pl.Float64))
+    has_revenue = presence(con).has("revenue")  # without revenue data, revenue and share are null, not 0
     return revenue.join(wallet, on=["account_id", "year"], how="full", coalesce=True).with_columns(
-        pl.col("revenue").fill_null(0.0),
+        pl.col("revenue").fill_null(0.0) if has_revenue else pl.lit(None, dtype=pl.Float64).alias("revenue"),
     ).with_columns(share_of_wallet=rules.share_of_wallet("revenue", "wallet_amount")).select(
         "account_id", "year", "revenue", "wallet_amount", "share_of_wallet").sort("account_id", "year")
