@@ -6,19 +6,17 @@ contacts."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import polars as pl
 
-from kam_metrics.filters import NO_FILTERS, Filters
+from kam_metrics.filters import Filters
 from kam_metrics.load.marts import marts_current
 from kam_metrics.metrics import _engine as E
-from kam_metrics.metrics.accounts import (
-    champion_flags_from_status, champion_status, last_activity_dates, metrics_at,
-)
+from kam_metrics.metrics.accounts import HEALTH_OFFSETS, champion_status, full_frame, last_activity_dates, metrics_at
 from kam_metrics.metrics.goals import goals_status
 from kam_metrics.metrics.presence import Presence, presence
-from kam_metrics.metrics.scoring import add_selection_score
 from kam_metrics.metrics.selection import promotion_candidates
 from kam_metrics.settings import Settings
 
@@ -86,21 +84,24 @@ def alerts(con, as_of: date | None = None, filters: Filters | None = None,
     before = as_of - timedelta(days=NEW_RED_DAYS)
     present = presence(con)
     use = marts_current(con)
+    key_filters = replace(filters, key_only=True)
+    # The champion and decision-maker contacts of the shown key accounts at as_of (the names in the details) on
+    # another cursor, while every account at as_of is computed here (ranks, thresholds and goal metrics are over
+    # all accounts; the filters pick the rows shown).
+    status_job = E.in_background(con, lambda cur: champion_status(cur, [as_of], key_filters, settings, use))
     shown_job = (E.in_background(con, lambda cur: E.accounts_frame(cur, filters)["account_id"])
                  if not filters.is_empty else None)
-    # Champion status once, at both dates and for every account: its per-account flags feed the metrics, its
-    # contacts the details.
-    status = champion_status(con, [before, as_of], NO_FILTERS, settings, use)
-    # One frame of every account at both dates (ranks, thresholds and goal metrics are over all accounts; the
-    # filters pick the rows shown afterwards).
-    f = metrics_at(con, [before, as_of], NO_FILTERS, settings, champions=champion_flags_from_status(status))
-    everyone = add_selection_score(f.filter(pl.col("as_of") == as_of), settings)
+    everyone = full_frame(con, as_of, settings)
     shown = shown_job.result() if shown_job is not None else everyone["account_id"]
     now = everyone.filter(pl.col("account_id").is_in(shown.implode()))
-    key_now = now.filter(pl.col("is_key_account")).join(
-        f.filter(pl.col("as_of") == before).select(
-            "account_id", pl.col("band").alias("band_before"), pl.col("health").alias("health_before")),
-        on="account_id", how="left")
+    key_now = now.filter(pl.col("is_key_account"))
+    # new_red needs the band a week ago only of the key accounts red now.
+    red_ids = tuple(key_now.filter(pl.col("band") == "red")["account_id"].to_list())
+    was = (metrics_at(con, [before], E.AccountFilters(account_ids=red_ids), settings, offsets=HEALTH_OFFSETS)
+           if red_ids else pl.DataFrame(schema={"account_id": pl.String, "band": pl.String, "health": pl.Float64}))
+    key_now = key_now.join(was.select("account_id", pl.col("band").alias("band_before"),
+                                      pl.col("health").alias("health_before")), on="account_id", how="left")
+    status = status_job.result()
     parts = [
         *_key_account_alerts(con, key_now, status, as_of, before, settings, present, use),
         *_goal_alerts(con, as_of, filters, settings, present, everyone),
