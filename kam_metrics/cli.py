@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", parents=[common], help="metrics as CSV, Parquet or JSON (column names = METRICS.md keys)")
     p.add_argument("kind", choices=["accounts", "programme", "goals", "whale", "health-history", "engagement-weekly",
-                                    "cost-to-serve"])
+                                    "cost-to-serve", "alerts"])
     p.add_argument("--as-of", type=_date, help="figures as of this date (default: latest activity or revenue date)")
     p.add_argument("--region", action="append", default=[], help="only accounts in this region (repeatable)")
     p.add_argument("--segment", action="append", default=[], help="only accounts in this segment (repeatable)")

@@ -12,22 +12,41 @@ import polars as pl
 
 from kam_metrics.filters import Filters
 from kam_metrics.metrics import (
-    account_metrics, cost_to_serve_breakdown, engagement_weekly, goals_status, health_history, programme_kpis,
-    whale_curve,
+    account_metrics, alerts, cost_to_serve_breakdown, engagement_weekly, goals_status, health_history,
+    programme_report, whale_curve,
 )
+from kam_metrics.metrics import _engine as E
+from kam_metrics.metrics.opportunities import pipeline_at, with_pipeline_to_headroom
 from kam_metrics.settings import Settings
 
-REPORT_KINDS = ("accounts", "programme", "goals", "whale", "health-history", "engagement-weekly", "cost-to-serve")
+REPORT_KINDS = ("accounts", "programme", "goals", "whale", "health-history", "engagement-weekly", "cost-to-serve",
+                "alerts")
 REPORT_FORMATS = ("csv", "parquet", "json")
+#: The pipeline columns the accounts report adds after account_metrics' (METRICS.md "Pipeline").
+PIPELINE_REPORT_COLUMNS = ("open_pipeline", "open_deal_count", "win_rate_365d", "pipeline_to_headroom")
+
+
+def accounts_report(con, as_of: date | None = None, filters: Filters | None = None,
+                    settings: Settings | None = None) -> pl.DataFrame:
+    """`kam report accounts`: account_metrics with the pipeline keys (open_pipeline, open_deal_count,
+    win_rate_365d, pipeline_to_headroom) appended."""
+    as_of, filters, settings = E.resolve(con, as_of, filters, settings)
+    pipeline_job = E.in_background(con, lambda cur: pipeline_at(cur, [as_of], filters))
+    frame = account_metrics(con, as_of, filters, settings)
+    pipe = pipeline_job.result().drop("as_of")
+    frame = with_pipeline_to_headroom(frame.join(pipe, on="account_id", how="left", maintain_order="left"))
+    return frame.select(*[c for c in frame.columns if c not in PIPELINE_REPORT_COLUMNS], *PIPELINE_REPORT_COLUMNS)
+
 
 _BUILDERS: dict[str, Callable] = {
-    "accounts": account_metrics,
-    "programme": programme_kpis,
+    "accounts": accounts_report,
+    "programme": programme_report,
     "goals": goals_status,
     "whale": whale_curve,
     "health-history": health_history,
     "engagement-weekly": engagement_weekly,
     "cost-to-serve": cost_to_serve_breakdown,
+    "alerts": alerts,
 }
 
 

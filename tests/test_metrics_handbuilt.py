@@ -619,7 +619,15 @@ def test_alerts(con):
         ("A3", "no_touch_30d"),
         ("A3", "cadence_overdue"),
         ("A3", "share_of_wallet_above_1"),  # 1.1
+        # METRICS.md "Alerts" (issue 12):
+        ("A3", "single_threaded"),  # no engaged contact in the last 90 days
+        ("A2", "no_sponsor"),  # executive_sponsor empty
+        ("A6", "promotion_candidate"),  # selection score 74 ≥ lowest key score 41 (test_selection_candidates)
+        ("A3", "goal_off_track"),  # G4 off_track
+        ("A6", "goal_off_track"),  # G8 overdue
+        (None, "goal_off_track"),  # G2, a programme goal, overdue
     }
+    assert {r["goal_id"] for r in frame.iter_rows(named=True) if r["alert"] == "goal_off_track"} == {"G2", "G4", "G8"}
     assert "Finn Decider" in got[("A2", "champion_left")]["detail"]
     assert "2025-04-15" in got[("A2", "champion_quiet")]["detail"]
     assert got[("A3", "new_red")]["severity"] == "high"

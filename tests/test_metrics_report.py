@@ -30,7 +30,7 @@ def con(tmp_path_factory):
 
 def test_report_kinds_are_the_documented_ones():
     assert REPORT_KINDS == ("accounts", "programme", "goals", "whale", "health-history", "engagement-weekly",
-                            "cost-to-serve")
+                            "cost-to-serve", "alerts")
 
 
 @pytest.mark.parametrize("kind", REPORT_KINDS)

@@ -31,10 +31,11 @@ def _account_metric_keys(frame: pl.DataFrame) -> set[str]:
 
 
 def goals_status(con, as_of: date | None = None, filters: Filters | None = None,
-                 settings: Settings | None = None) -> pl.DataFrame:
+                 settings: Settings | None = None, full: pl.DataFrame | None = None) -> pl.DataFrame:
     """Every goal with its current value (the metric at as_of when `metric` names a key, else the current
     column), progress, expected progress, status and action completion. Filters keep the account goals of the
-    filtered accounts; programme goals use the programme over the filtered accounts."""
+    filtered accounts; programme goals use the programme over the filtered accounts. `full`: the caller's
+    full_frame(con, as_of, settings) when it has one (alerts), so it is not computed twice."""
     as_of, filters, settings = E.resolve(con, as_of, filters, settings)
     goals = E.query(
         con,
@@ -57,7 +58,7 @@ def goals_status(con, as_of: date | None = None, filters: Filters | None = None,
     account_values: dict[tuple[str, str], float | None] = {}
     programme: dict[str, float | None] = {}
     if needs_metrics:
-        full = full_frame(con, as_of, settings)
+        full = full if full is not None else full_frame(con, as_of, settings)
         metric_keys = _account_metric_keys(full)
         account_goals = goals.filter(pl.col("metric").is_not_null() & pl.col("account_id").is_not_null())
         needed = sorted({m for m in account_goals["metric"].to_list() if m in metric_keys})

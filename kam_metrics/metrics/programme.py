@@ -1,4 +1,5 @@
-"""Programme KPIs (METRICS.md "Programme"): key accounts unless stated, over the filtered accounts."""
+"""Programme KPIs (METRICS.md "Programme"): key accounts unless stated, over the filtered accounts; a KPI whose
+input the export does not carry is null, never 0 (METRICS.md "Data that is not there")."""
 
 from __future__ import annotations
 
@@ -9,13 +10,20 @@ import polars as pl
 from kam_metrics.filters import Filters
 from kam_metrics.metrics import _engine as E
 from kam_metrics.metrics.accounts import metrics_at
+from kam_metrics.metrics.economics import concentration_from
+from kam_metrics.metrics.opportunities import key_open_pipeline, pipeline_at
+from kam_metrics.metrics.presence import Presence, presence
 from kam_metrics.settings import Settings
 
 PROGRAMME_KEYS = (
     "key_account_count", "key_account_count_in_guidance", "key_revenue_share_pct", "key_revenue_growth_pct",
     "non_key_revenue_growth_pct", "programme_nps", "sponsor_coverage_pct", "cadence_compliance_pct",
-    "multithreaded_pct", "health_mean", "green_count", "amber_count", "red_count",
+    "multithreaded_pct", "health_mean", "green_count", "amber_count", "red_count", "insufficient_data_count",
+    "key_open_pipeline",
 )
+#: The Portfolio economics keys `kam report programme` carries after the Programme keys (over all filtered accounts).
+PORTFOLIO_KEYS = ("whale_peak_pct", "profit_erosion_pct", "top20_revenue_share_pct", "revenue_hhi")
+REPORT_PROGRAMME_KEYS = (*PROGRAMME_KEYS, *PORTFOLIO_KEYS)
 COMPARE_DAYS = 7  # value_7d_ago
 
 
@@ -27,8 +35,10 @@ def _pct(part: int, whole: int) -> float | None:
     return 100.0 * part / whole if whole else None
 
 
-def programme_values(f: pl.DataFrame, s: Settings) -> dict[str, float | None]:
-    """Every Programme key from the account rows (with health) of one as_of."""
+def programme_values(f: pl.DataFrame, s: Settings, present: Presence | None = None) -> dict[str, float | None]:
+    """Every Programme key from the account rows (with health, and open_pipeline when the caller joined
+    pipeline_at) of one as_of; `present`: what the export carried (None = everything)."""
+    present = present if present is not None else Presence.everything()
     key = pl.col("is_key_account")
     scored = key & pl.col("health").is_not_null()
 
@@ -54,6 +64,7 @@ def programme_values(f: pl.DataFrame, s: Settings) -> dict[str, float | None]:
         green=count(scored & (pl.col("band") == "green")),
         amber=count(scored & (pl.col("band") == "amber")),
         red=count(scored & (pl.col("band") == "red")),
+        insufficient=count(key & (pl.col("band") == "insufficient_data")),
     ).row(0, named=True)
     n_key = int(v["n_key"])
     total_rev, key_rev, responses = float(v["total_rev"]), float(v["key_rev"]), float(v["responses"])
@@ -63,29 +74,54 @@ def programme_values(f: pl.DataFrame, s: Settings) -> dict[str, float | None]:
         "key_revenue_share_pct": 100.0 * key_rev / total_rev if total_rev != 0 else None,
         "key_revenue_growth_pct": _growth(key_rev, float(v["key_prior"])),
         "non_key_revenue_growth_pct": _growth(float(v["non_key_rev"]), float(v["non_key_prior"])),
-        "programme_nps": 100.0 * float(v["nps_net"]) / responses if responses else None,
-        "sponsor_coverage_pct": _pct(int(v["sponsored"]), n_key),
-        "cadence_compliance_pct": _pct(int(v["on_cadence"]), n_key),
-        "multithreaded_pct": _pct(int(v["multithreaded"]), n_key),
+        "programme_nps": (100.0 * float(v["nps_net"]) / responses
+                          if responses and present.has("surveys") else None),
+        "sponsor_coverage_pct": (_pct(int(v["sponsored"]), n_key)
+                                 if present.has("accounts", "executive_sponsor") else None),
+        "cadence_compliance_pct": _pct(int(v["on_cadence"]), n_key) if present.has("reviews") else None,
+        "multithreaded_pct": (_pct(int(v["multithreaded"]), n_key)
+                              if present.has("activities") and present.has("activities", "contact_id") else None),
         "health_mean": float(v["health_mean"]) if v["n_scored"] else None,
         "green_count": float(v["green"]),
         "amber_count": float(v["amber"]),
         "red_count": float(v["red"]),
+        "insufficient_data_count": float(v["insufficient"]),
+        "key_open_pipeline": key_open_pipeline(f, present.has("opportunities")),
     }
 
 
-def programme_kpis(con, as_of: date | None = None, filters: Filters | None = None,
-                   settings: Settings | None = None) -> pl.DataFrame:
-    """Rows key, value, value_7d_ago, change (= value − value_7d_ago) for every Programme key."""
+def _programme_rows(con, as_of, filters, settings, keys: tuple[str, ...]) -> pl.DataFrame:
+    """Rows key, value, value_7d_ago, change for `keys` (Programme and Portfolio economics keys)."""
     as_of, filters, settings = E.resolve(con, as_of, filters, settings)
     before = as_of - timedelta(days=COMPARE_DAYS)
+    present = presence(con)
+    pipeline_job = E.in_background(con, lambda cur: pipeline_at(cur, [before, as_of], filters, present))
     f = metrics_at(con, [before, as_of], filters, settings)
-    now = programme_values(f.filter(pl.col("as_of") == as_of), settings)
-    then = programme_values(f.filter(pl.col("as_of") == before), settings)
+    f = f.join(pipeline_job.result(), on=["account_id", "as_of"], how="left")
+    values = {}
+    for at in (as_of, before):
+        rows = f.filter(pl.col("as_of") == at)
+        values[at] = programme_values(rows, settings, present)
+        if any(k in PORTFOLIO_KEYS for k in keys):
+            values[at].update(concentration_from(rows))
+    now, then = values[as_of], values[before]
     rows = []
-    for k in PROGRAMME_KEYS:
+    for k in keys:
         v, b = now[k], then[k]
         change = (v - b) if v is not None and b is not None else None
         rows.append({"key": k, "value": v, "value_7d_ago": b, "change": change})
     return pl.DataFrame(rows, schema={"key": pl.String, "value": pl.Float64, "value_7d_ago": pl.Float64,
                                       "change": pl.Float64})
+
+
+def programme_kpis(con, as_of: date | None = None, filters: Filters | None = None,
+                   settings: Settings | None = None) -> pl.DataFrame:
+    """Rows key, value, value_7d_ago, change (= value − value_7d_ago) for every Programme key."""
+    return _programme_rows(con, as_of, filters, settings, PROGRAMME_KEYS)
+
+
+def programme_report(con, as_of: date | None = None, filters: Filters | None = None,
+                     settings: Settings | None = None) -> pl.DataFrame:
+    """`kam report programme`: rows key, value, value_7d_ago, change for every Programme key and every
+    Portfolio economics key (whale_peak_pct, profit_erosion_pct, top20_revenue_share_pct, revenue_hhi)."""
+    return _programme_rows(con, as_of, filters, settings, REPORT_PROGRAMME_KEYS)

@@ -319,3 +319,25 @@ def revenue_at(con: duckdb.DuckDBPyConnection, as_of: date, filters: Filters = N
     """revenue_ttm, wallet_current and share_of_wallet (METRICS.md) per account passing the filters at as_of, with
     the account columns: the figures of account_metrics a tile needs at another date, without every other key."""
     return wallet_share_at(con, as_of, filters)
+
+
+def open_deals(con: duckdb.DuckDBPyConnection, account_id: str, as_of: date) -> pl.DataFrame:
+    """The account's opportunities open at as_of (METRICS.md "Pipeline": created_date ≤ as_of or empty, and not
+    closed or closed after as_of): opportunity_id, name, stage, amount, close_date, product_line and probability
+    when the snapshot carries it; largest amount first. Empty when the table is absent."""
+    columns = {r[0] for r in con.sql(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'opportunities'").fetchall()}
+    probability = ", o.probability" if "probability" in columns else ""
+    if not columns:
+        return pl.DataFrame(schema={"opportunity_id": pl.String, "name": pl.String, "stage": pl.String,
+                                    "amount": pl.Float64, "close_date": pl.Date, "product_line": pl.String})
+    return con.sql(
+        f"""
+        SELECT o.opportunity_id, o.name, o.stage, o.amount, o.close_date, o.product_line{probability}
+        FROM opportunities o
+        WHERE o.account_id = ? AND (o.created_date IS NULL OR o.created_date <= ?::DATE)
+          AND (NOT o.is_closed OR o.close_date > ?::DATE)
+        ORDER BY o.amount DESC NULLS LAST, o.close_date, o.opportunity_id
+        """,
+        params=[account_id, as_of, as_of],
+    ).pl()

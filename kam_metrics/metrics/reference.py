@@ -232,16 +232,42 @@ def _defs() -> list[tuple[str, str, str, str, str]]:
          "revenue_growth_pct of the key accounts' summed revenue_ttm and revenue_prior_ttm."),
         ("Programme", "non_key_revenue_growth_pct", "Other accounts' revenue growth", "pct",
          "revenue_growth_pct of the non-key accounts' summed revenue_ttm and revenue_prior_ttm."),
-        ("Programme", "programme_nps", "Programme NPS", "score", "nps_365d over all responses of key accounts."),
-        ("Programme", "sponsor_coverage_pct", "Sponsor coverage", "pct", "100 × key accounts with has_sponsor / key accounts."),
-        ("Programme", "cadence_compliance_pct", "Cadence compliance", "pct", "100 × key accounts on_cadence / key accounts."),
+        ("Programme", "programme_nps", "Programme NPS", "score",
+         "nps_365d over all responses of key accounts; null when there are none or the export has no surveys."),
+        ("Programme", "sponsor_coverage_pct", "Sponsor coverage", "pct",
+         "100 × key accounts with has_sponsor / key accounts; null when the export has no accounts.executive_sponsor."),
+        ("Programme", "cadence_compliance_pct", "Cadence compliance", "pct",
+         "100 × key accounts on_cadence / key accounts; null when the export has no reviews."),
         ("Programme", "multithreaded_pct", "Multithreaded", "pct",
          f"100 × key accounts with engaged_contacts_90d ≥ {s.multithread_min_contacts} and decision_maker_engaged_90d / "
-         "key accounts."),
+         "key accounts; null when the export has no activities or no activities.contact_id."),
         ("Programme", "health_mean", "Mean health", "score", "Mean health over the key accounts with a health."),
         ("Programme", "green_count", "Green", "count", "Key accounts with band green."),
         ("Programme", "amber_count", "Amber", "count", "Key accounts with band amber."),
         ("Programme", "red_count", "Red", "count", "Key accounts with band red."),
+        # --- issue 12: Programme keys of the pipeline and of absent data ---
+        ("Programme", "insufficient_data_count", "Insufficient data", "count",
+         "Key accounts whose band is insufficient_data (health_coverage_pct below min_health_coverage_pct)."),
+        ("Programme", "key_open_pipeline", "Key account open pipeline", "money",
+         "Σ open_pipeline of key accounts; null when the export has no opportunities."),
+        # --- issue 12: Pipeline (opportunities) ---
+        ("Pipeline", "open_pipeline", "Open pipeline", "money",
+         "Σ amount of the account's opportunities open at as_of: created_date ≤ as_of (or empty) and (is_closed false "
+         "or close_date > as_of); 0 when none; null when the export has no opportunities."),
+        ("Pipeline", "open_deal_count", "Open deals", "count",
+         "Number of the account's opportunities open at as_of (as open_pipeline); null when the export has no "
+         "opportunities."),
+        ("Pipeline", "win_rate_365d", "Win rate (365 days)", "ratio",
+         "won / closed among the account's opportunities with is_closed and close_date in the last 365 days; null "
+         "when none (or no opportunities in the export)."),
+        ("Pipeline", "pipeline_to_headroom", "Pipeline to headroom", "ratio",
+         "open_pipeline / wallet_headroom; null when wallet_headroom is null or 0, or open_pipeline is null."),
+        ("Pipeline", "opportunity_id", "Opportunity", "id", "opportunities.opportunity_id."),
+        ("Pipeline", "name", "Deal", "text", "opportunities.name."),
+        ("Pipeline", "stage", "Stage", "text", "opportunities.stage."),
+        ("Pipeline", "amount", "Amount", "money", "opportunities.amount in the reporting currency."),
+        ("Pipeline", "close_date", "Close date", "date", "opportunities.close_date (expected or actual)."),
+        # --- end issue 12 ---
         # Goals
         ("Goals", "goal_id", "Goal", "id", "goals.goal_id."),
         ("Goals", "title", "Title", "text", "goals.title."),
@@ -284,17 +310,30 @@ def _defs() -> list[tuple[str, str, str, str, str]]:
         ("Key account selection", "reason", "Reason", "text", "Why the account is a candidate, in words."),
         # Alerts
         ("Alerts", "alert", "Alert", "text",
-         "The alert kind: new_red, champion_left, champion_quiet, no_touch_30d, cadence_overdue (key accounts) or "
-         "share_of_wallet_above_1 (every account)."),
+         "The alert kind (METRICS.md \"Alerts\"): new_red, champion_left, value_destroyer, engagement_drop, "
+         "champion_quiet, single_threaded, no_touch_30d, cadence_overdue, no_sponsor (key accounts), goal_off_track "
+         "(goals), promotion_candidate and share_of_wallet_above_1 (any account). Each fires only when its inputs are "
+         "present in the export; a null flag never fires."),
         ("Alerts", "detail", "Detail", "text", "The alert in plain words (names, dates, amounts)."),
         ("Alerts", "severity", "Severity", "text",
-         "high (new_red, champion_left), medium (champion_quiet, no_touch_30d, cadence_overdue), low "
-         "(share_of_wallet_above_1)."),
+         "high (new_red, champion_left, value_destroyer), medium (engagement_drop, champion_quiet, single_threaded, "
+         "no_touch_30d, cadence_overdue, goal_off_track), low (no_sponsor, promotion_candidate, "
+         "share_of_wallet_above_1). Alerts are sorted by severity, then account name."),
         ("Alerts", "new_red", "New red", "bool", "A key account with band red at as_of and not red at as_of − 7."),
+        ("Alerts", "value_destroyer", "Value destroyer", "bool", "A key account with net_contribution_ttm < 0."),
+        ("Alerts", "engagement_drop", "Engagement drop", "bool",
+         "A key account with engagement_trend_pct ≤ −50 (not without activities)."),
         ("Alerts", "no_touch_30d", "No touch in 30 days", "bool",
-         f"A key account with no activity in the last {s.no_touch_alert_days} days (days_since_last_touch ≥ "
-         f"{s.no_touch_alert_days} or none)."),
-        ("Alerts", "cadence_overdue", "Cadence overdue", "bool", "A key account with cadence_status overdue."),
+         f"A key account with days_since_last_touch > {s.no_touch_alert_days} or no activity at all (not without "
+         "activities)."),
+        ("Alerts", "cadence_overdue", "Cadence overdue", "bool",
+         "A key account with cadence_status overdue (not without reviews)."),
+        ("Alerts", "goal_off_track", "Goal off track", "bool",
+         "A goal with status off_track or overdue; a programme goal has no account (goal_id names the goal)."),
+        ("Alerts", "no_sponsor", "No sponsor", "bool",
+         "A key account with has_sponsor false (not without accounts.executive_sponsor)."),
+        ("Alerts", "promotion_candidate", "Promotion candidate", "bool",
+         "Any account that is a promotion candidate (Key account selection)."),
         ("Alerts", "share_of_wallet_above_1", "Share of wallet above 1", "bool",
          "An account with share_of_wallet > 1 (data issue: check the wallet estimate)."),
     ]

@@ -159,3 +159,15 @@ def champion_quiet(contacts: pl.DataFrame, points: Sequence[date], last_touch: n
     champion = (_role_is(contacts, ("champion",)) & contacts["is_active"].fill_null(True)).to_numpy()
     touched = last_touch >= day_numbers(points)[None, :] - (s.champion_quiet_days - 1)
     return champion[:, None] & ~touched
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Wallet headroom (issue 12, pipeline against headroom)
+
+
+def wallet_headroom(revenue: pl.Expr | str, wallet: pl.Expr | str) -> pl.Expr:
+    """wallet_headroom: max(wallet_current − revenue_ttm, 0), null when the wallet is null."""
+    revenue = pl.col(revenue) if isinstance(revenue, str) else revenue
+    wallet = pl.col(wallet) if isinstance(wallet, str) else wallet
+    return pl.when(wallet.is_null()).then(None).otherwise(
+        pl.max_horizontal(wallet - revenue, pl.lit(0.0))).cast(pl.Float64)

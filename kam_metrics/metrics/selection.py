@@ -31,14 +31,9 @@ def selection_candidates(con, as_of: date | None = None, filters: Filters | None
     if key.is_empty():
         return pl.DataFrame(schema=schema)
     # Compared as decided (rules.decision_value): float noise in a score never makes or unmakes a candidate.
-    lowest_key = key["selection_score"].min()
     quartile = key["selection_score"].quantile(REVIEW_QUANTILE, interpolation="linear")
     score = decision_value("selection_score")
-    promote = everyone.filter(~pl.col("is_key_account") & (score >= decision_value(lowest_key))).with_columns(
-        candidate=pl.lit("promote"),
-        reason=pl.format("selection score {} ≥ lowest key account score {}",
-                         pl.col("selection_score").round(1), pl.lit(round(lowest_key, 1))),
-    )
+    promote = promotion_candidates(everyone)
     red = pl.col("band") == "red"
     low = score <= decision_value(quartile)
     review = key.filter(red.fill_null(False) | low).with_columns(
@@ -58,3 +53,18 @@ def selection_candidates(con, as_of: date | None = None, filters: Filters | None
         keep = E.accounts_frame(con, filters)["account_id"]
         out = out.filter(pl.col("account_id").is_in(keep.implode()))
     return out.sort("candidate", pl.col("selection_score"), "account_id", descending=[False, True, False])
+
+
+def promotion_candidates(everyone: pl.DataFrame) -> pl.DataFrame:
+    """The promotion candidates of a frame of all accounts with selection_score: non-key accounts scoring at least
+    the lowest key account, with candidate 'promote' and the reason (none when there is no key account)."""
+    key_scores = everyone.filter(pl.col("is_key_account"))["selection_score"]
+    if key_scores.is_empty():
+        return everyone.clear().with_columns(candidate=pl.lit(None, dtype=pl.String), reason=pl.lit(None, dtype=pl.String))
+    lowest_key = key_scores.min()
+    is_candidate = ~pl.col("is_key_account") & (decision_value("selection_score") >= decision_value(lowest_key))
+    return everyone.filter(is_candidate).with_columns(
+        candidate=pl.lit("promote"),
+        reason=pl.format("selection score {} ≥ lowest key account score {}",
+                         pl.col("selection_score").round(1), pl.lit(round(lowest_key, 1))),
+    )
