@@ -28,6 +28,7 @@ from kam_metrics.load.contract import SOURCE_FILE, SOURCE_ROW, TABLE_ORDER, TABL
 from kam_metrics.load.importers import detect_format, get_importer
 from kam_metrics.load.importers.base import QUARANTINE_SCHEMA, SKIPPED_SCHEMA, ImportResult, LoadError
 from kam_metrics.load.mart_frames import MartBuilder, MartsTooLarge
+from kam_metrics.load.reasons import ReasonRows, reason_rows
 from kam_metrics.settings import DEFAULT_REPORTING_CURRENCY, Settings
 from kam_metrics.load.verify import raw_checksum
 
@@ -70,13 +71,14 @@ class LoadReport:
     def quarantined_rows(self) -> int:
         return sum(t.quarantined for t in self.tables)
 
+    def reason_rows(self, n: int | None = None) -> list[ReasonRows]:
+        """Distinct source rows per (table, column, reason), most rows first (load/reasons.py)."""
+        return reason_rows(self.quarantine)[:n]
+
     def top_reasons(self, n: int = 5) -> list[tuple[str, str, int]]:
-        """(table, reason, rows) most frequent first; numbers and quoted values folded into one reason."""
-        folded = Counter(
-            (t, re.sub(r"row \d+", "row …", re.sub(r"'[^']*'", "'…'", r)))
-            for t, r in self.quarantine.select("table", "reason").iter_rows()
-        )
-        return [(t, r, n_) for (t, r), n_ in folded.most_common(n)]
+        """(table, reason naming its column, rows) most rows first, e.g. ("opportunities", "close_date is empty",
+        2089): distinct source rows, quoted values and row numbers folded into one reason."""
+        return [(r.table, r.text(with_table=False), r.rows) for r in self.reason_rows(n)]
 
     def as_text(self) -> str:
         lines = [
@@ -93,15 +95,18 @@ class LoadReport:
         absent = [t.table for t in self.tables if not t.is_present]
         if absent:
             lines.append(f"(not in this export: {', '.join(absent)})")
-        reasons = self.top_reasons()
+        empty = [t.table for t in self.tables if t.is_present and t.read == 0]
+        if empty:
+            lines.append(f"(no data rows, so absent: {', '.join(empty)})")
+        reasons = self.reason_rows(5)
         if reasons:
             lines += ["", "Top quarantine reasons:"]
-            lines += [f"  {n:>6}  {t}: {r}" for t, r, n in reasons]
+            lines += [f"  {r.line()}" for r in reasons]
             lines.append("See them all with `kam quarantine`.")
         if not self.skipped.is_empty():
             lines += ["", "Skipped by rule:"]
             for (t, rule), n in Counter(self.skipped.select("table", "rule").iter_rows()).most_common():
-                lines.append(f"  {n:>6}  {t}: {rule}")
+                lines.append(f"  {n:,} {'row' if n == 1 else 'rows'}: {t}: {rule}")
         if self.notes:
             lines += ["", "Notes:"] + [f"  - {n}" for n in self.notes]
         if self.cleaned_leftovers:
