@@ -127,9 +127,14 @@ def cmd_demo(args, data_dir: Path, settings) -> int:
 
 
 def cmd_load(args, data_dir: Path, settings) -> int:
+    """Load an export: its progress on standard error (a status line on a terminal, plain lines otherwise), the
+    load report on standard output."""
     from kam_metrics.load.pipeline import load_export
+    from kam_metrics.load.terminal import TerminalProgress
 
-    report = load_export(args.path, data_dir, fmt=args.format, settings=settings, mapping=args.mapping)
+    with TerminalProgress(sys.stderr) as progress:
+        report = load_export(args.path, data_dir, fmt=args.format, settings=settings, mapping=args.mapping,
+                             on_event=progress)
     print(report.as_text())
     return 0
 

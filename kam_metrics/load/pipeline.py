@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -118,31 +119,72 @@ def _noop(stage: str, fraction: float) -> None:
     pass
 
 
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One event of a load's progress, as `LoadProgress` tells it to an `on_event` listener (e.g. `kam load`'s
+    status line): the event, the named step the load is in, and the rows checked so far."""
+
+    event: str  # "checking activities", or a named step ("publishing") when `is_step`
+    step: str  # the named step the load is in ("" before the first)
+    is_step: bool  # the event announces the named step itself
+    fraction: float
+    elapsed_s: float  # since the load began
+    rows_done: int  # source rows of the tables checked so far (all of them once "precomputing aggregates" begins)
+    table: str | None = None  # the table the event is about
+    table_rows: int | None = None  # that table's rows, when known (staged rows while checking, stored while writing)
+
+    @property
+    def rows_per_s(self) -> float | None:
+        """Rows checked per second since the load began; None before any."""
+        return self.rows_done / self.elapsed_s if self.rows_done and self.elapsed_s > 0 else None
+
+
 @dataclass
 class LoadProgress:
-    """One load's progress, told to `callback` as (event, fraction) from the main thread only.
+    """One load's progress, told to `callback` as (event, fraction) from the main thread only, and to `on_event`
+    (when given) as a ProgressEvent with the step, the table, and the rows done.
 
     `stage` announces a named step of the load (unpacking, reading, checking, writing snapshot, writing raw
     rows, precomputing aggregates, publishing, switching); `report` the finer events within one ("reading
-    accounts", "writing accounts", …). The fraction never moves backwards: an event reports the larger of
-    its own fraction and the furthest reached so far.
+    accounts", "checking accounts", "writing accounts", …), naming their table and its rows where known;
+    `rows_checked` counts the rows of each table once checked. The fraction never moves backwards: an event
+    reports the larger of its own fraction and the furthest reached so far.
     """
 
     callback: Progress = _noop
     reached: float = 0.0
+    on_event: Callable[[ProgressEvent], None] | None = None
+    step: str = ""
+    rows_done: int = 0
+    started: float = field(default_factory=time.monotonic)
 
     def stage(self, name: str, fraction: float) -> None:
         """A named step of the load begins."""
-        self.report(name, fraction)
+        self.step = name
+        self._tell(name, fraction, is_step=True)
 
-    def report(self, event: str, fraction: float = 0.0) -> None:
-        """An event within a step, at `fraction` or where the load has reached if further."""
-        self.advance(fraction)
-        self.callback(event, self.reached)
+    def report(self, event: str, fraction: float = 0.0, *, table: str | None = None, rows: int | None = None) -> None:
+        """An event within a step, at `fraction` or where the load has reached if further; `table` and its `rows`
+        when the event is about one."""
+        self._tell(event, fraction, is_step=False, table=table, rows=rows)
 
     def advance(self, fraction: float) -> None:
         """Move on to `fraction` (if further) without an event."""
         self.reached = max(self.reached, fraction)
+
+    def rows_checked(self, rows: int) -> None:
+        """A table's `rows` are checked (no event: the next one carries them)."""
+        self.rows_done += rows
+
+    def _tell(self, event: str, fraction: float, *, is_step: bool, table: str | None = None,
+              rows: int | None = None) -> None:
+        self.advance(fraction)
+        self.callback(event, self.reached)
+        if self.on_event is not None:
+            self.on_event(ProgressEvent(
+                event=event, step=self.step, is_step=is_step, fraction=self.reached,
+                elapsed_s=time.monotonic() - self.started, rows_done=self.rows_done, table=table, table_rows=rows,
+            ))
 
 
 def load_export(
@@ -154,11 +196,13 @@ def load_export(
     mapping: str | Path | None = None,
     progress: Progress = _noop,
     source_name: str | None = None,
+    on_event: Callable[[ProgressEvent], None] | None = None,
 ) -> LoadReport:
     """Load one export into a new snapshot and make it current; LoadError leaves the warehouse unchanged.
 
     `source_name` is what the load log records as the source (default: the path), e.g. the name of an
-    uploaded file rather than the scratch folder it was unpacked into.
+    uploaded file rather than the scratch folder it was unpacked into. `progress` hears (event, fraction),
+    `on_event` the same events with the step, table and rows done (LoadProgress).
 
     The steps: unpack (a zip) → read (the importer) → open the new snapshot → store each table as it is
     checked, with its raw rows and its part of the marts → store the marts → write the load's records →
@@ -167,7 +211,7 @@ def load_export(
     settings = settings or Settings()
     source = Path(path)
     data_dir = Path(data_dir)
-    steps = LoadProgress(progress)
+    steps = LoadProgress(progress, on_event=on_event)
     if not source.exists():
         raise LoadError(f"{source}: no such file or folder", file=str(source))
     started = datetime.now(timezone.utc)
@@ -362,7 +406,7 @@ def _announced(tables, present: list[str], report):
     order of `present`): the main thread's time per table runs from one such event to the next."""
     iterator = iter(tables)
     for table in present:
-        report(f"reading {table}", 0.0)
+        report(f"reading {table}", 0.0, table=table)
         item = next(iterator, None)
         if item is None:
             return
@@ -477,10 +521,13 @@ def _store_tables(build: SnapshotBuild, tables) -> None:
         fraction = CHECKING_FROM + (CHECKING_TO - CHECKING_FROM) * i / max(len(build.present), 1)
         if i == 0:
             build.progress.stage("checking", fraction)
-        build.progress.report(f"checking {table}", fraction)
+        staged_rows = staged.height if isinstance(staged, pl.DataFrame) else None
+        build.progress.report(f"checking {table}", fraction, table=table, rows=staged_rows)
         build.columns[table] = carried_columns(table, staged, build.result)
         checked, table_quarantine = build.checker.check(table, staged)
         del staged
+        build.progress.rows_checked(staged_rows if staged_rows is not None else
+                                    checked.height + table_quarantine.select(SOURCE_FILE, SOURCE_ROW).unique().height)
         _store_table(build, table, checked, is_first=i == 0, fraction=fraction)
         build.quarantines.append(table_quarantine)
         del checked
@@ -514,7 +561,7 @@ def _store_table(build: SnapshotBuild, table: str, checked: pl.DataFrame, *, is_
         _store_raw_rows(build)
     if is_first:
         build.progress.stage("writing snapshot", fraction)
-    build.progress.report(f"writing {table}", fraction)
+    build.progress.report(f"writing {table}", fraction, table=table, rows=checked.height)
     build.writers.store_checked(build.con, table, checked)
     if build.marts is not None:
         try:
