@@ -28,6 +28,16 @@ def test_the_pipeline_only_export_loads_with_its_counts_and_what_it_carried(load
         assert not next(t for t in report.tables if t.table == table).is_present
     assert report.as_of_default == date(2026, 9, 30)  # UP409DSB, the latest won deal; no activities
 
+    assert report.absent_columns == [
+        "accounts.segment", "accounts.executive_sponsor", "accounts.key_account_since", "accounts.relationship_stage",
+        "accounts.created_date", "revenue.cost_of_goods", "revenue.currency", "opportunities.name",
+        "opportunities.currency",
+    ]
+    text = report.as_text()
+    assert "(no data rows, so absent: activities)" in text
+    assert "(columns not in this export: accounts.segment, accounts.executive_sponsor," in text
+    assert "  1 row: opportunities.account_id is empty\n" in text
+
     rejected = report.quarantine.select("table", "_source_row", "column", "reason").rows()
     assert rejected == [("opportunities", 33, "account_id", "required value is empty")]
 
@@ -57,3 +67,29 @@ def test_the_pipeline_only_export_loads_with_its_counts_and_what_it_carried(load
     # M04 3361 + 4870 = 8,231; the others 53 + 551 + 1079 + 3417 + 57 + 4802 + 562 = 10,521: 75,045 in EUR
     # (no currency column)
     assert won_total == 75045
+
+
+def test_kam_status_names_what_the_pipeline_only_export_lacks(tmp_path, capsys):
+    import json
+
+    from kam_metrics.cli import main
+
+    data_dir = str(tmp_path / "data")
+    assert main(["--data-dir", data_dir, "load", str(PIPELINE_ONLY)]) == 0
+    capsys.readouterr()
+    assert main(["--data-dir", data_dir, "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    # activities.csv has a header only; the other nine optional tables have no file. In contract order:
+    assert status["absent_tables"] == ["fx_rates", "contacts", "goals", "activities", "service_costs", "cases",
+                                       "surveys", "wallet", "actions", "reviews"]
+    # accounts.csv lacks segment, executive_sponsor, key_account_since, relationship_stage, created_date;
+    # revenue.csv cost_of_goods and currency; opportunities.csv name and currency.
+    assert status["absent_columns"] == [
+        "accounts.segment", "accounts.executive_sponsor", "accounts.key_account_since", "accounts.relationship_stage",
+        "accounts.created_date", "revenue.cost_of_goods", "revenue.currency", "opportunities.name",
+        "opportunities.currency",
+    ]
+    assert main(["--data-dir", data_dir, "status"]) == 0
+    text = capsys.readouterr().out
+    assert "Not in this export (the figures that need them are null): fx_rates.csv, contacts.csv," in text
+    assert "Columns not in this export: accounts.segment, accounts.executive_sponsor," in text

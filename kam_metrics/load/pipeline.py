@@ -67,6 +67,8 @@ class LoadReport:
     cleaned_leftovers: list[str] = field(default_factory=list)
     reporting_currency: str = DEFAULT_REPORTING_CURRENCY
     reporting_currency_source: str = ""
+    #: "table.column" of the present tables' contract columns the export did not carry (export_columns).
+    absent_columns: list[str] = field(default_factory=list)
 
     @property
     def quarantined_rows(self) -> int:
@@ -99,6 +101,8 @@ class LoadReport:
         empty = [t.table for t in self.tables if t.is_present and t.read == 0]
         if empty:
             lines.append(f"(no data rows, so absent: {', '.join(empty)})")
+        if self.absent_columns:
+            lines.append(f"(columns not in this export: {', '.join(self.absent_columns)})")
         reasons = self.reason_rows(5)
         if reasons:
             lines += ["", "Top quarantine reasons:"]
@@ -252,6 +256,7 @@ def load_export(
         started_at=started, finished_at=datetime.now(timezone.utc), as_of_default=as_of, tables=counts,
         quarantine=quarantine, skipped=result.skipped, notes=list(result.notes), cleaned_leftovers=cleaned,
         reporting_currency=settings.reporting_currency, reporting_currency_source=currency_source,
+        absent_columns=missing_columns(counts, build.columns),
     )
 
 
@@ -591,6 +596,15 @@ def _store_raw_rows(build: SnapshotBuild) -> None:
         build.writers.store_raw(build.con, build.load_id, raw, kept, _raw_table_name(raw.name, build.raw_names))
         raw.frame = raw.frame.clear()  # its rows are in a checked table or in `kept` now
     build.raw_files_stored = len(raw_files)
+
+
+def missing_columns(counts: list[TableCount], columns: dict[str, list[str]]) -> list[str]:
+    """"table.column" of each contract column a present table's export did not carry, in contract order (the
+    complement of export_columns within the present tables)."""
+    carried = export_columns(counts, columns)
+    pairs = set(zip(carried["table_name"], carried["column_name"]))
+    present = [t for t in TABLE_ORDER if t in set(carried["table_name"])]
+    return [f"{t}.{c.name}" for t in present for c in TABLES[t].columns if (t, c.name) not in pairs]
 
 
 def _store_absent_tables(build: SnapshotBuild) -> None:
