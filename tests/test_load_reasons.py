@@ -82,9 +82,9 @@ def test_rows_are_counted_once_per_reason_even_with_several_entries():
 
 
 def test_reasons_in_words():
-    assert describe("wallet", "product_line", "duplicate account_id + year + product_line '…' (first at row …)") == (
-        "wallet.account_id + year + product_line repeats an earlier row"
-    )
+    duplicate = "duplicate account_id + year + product_line '…' (first at row …)"
+    expected = "wallet.account_id + year + product_line repeats an earlier row"
+    assert describe("wallet", "product_line", duplicate) == expected
     assert describe("surveys", "nps", "a response needs an nps or a csat") == (
         "surveys.nps/csat: a response needs an nps or a csat"
     )

@@ -54,9 +54,7 @@ def reason_rows(quarantine: pl.DataFrame) -> list[ReasonRows]:
     if quarantine.is_empty():
         return []
     counted = (
-        quarantine.select(
-            "table", "column", folded(pl.col("reason")), SOURCE_FILE, SOURCE_ROW
-        )
+        quarantine.select("table", "column", folded(pl.col("reason")), SOURCE_FILE, SOURCE_ROW)
         .unique()
         .group_by("table", "column", "reason")
         .len("rows")
