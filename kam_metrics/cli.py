@@ -127,9 +127,14 @@ def cmd_demo(args, data_dir: Path, settings) -> int:
 
 
 def cmd_load(args, data_dir: Path, settings) -> int:
+    """Load an export: its progress on standard error (a status line on a terminal, plain lines otherwise), the
+    load report on standard output."""
     from kam_metrics.load.pipeline import load_export
+    from kam_metrics.load.terminal import TerminalProgress
 
-    report = load_export(args.path, data_dir, fmt=args.format, settings=settings, mapping=args.mapping)
+    with TerminalProgress(sys.stderr) as progress:
+        report = load_export(args.path, data_dir, fmt=args.format, settings=settings, mapping=args.mapping,
+                             on_event=progress)
     print(report.as_text())
     return 0
 
@@ -138,13 +143,16 @@ def status_dict(data_dir: Path) -> dict:
     """What `kam status --json` prints."""
     from kam_metrics.load import warehouse
 
+    from kam_metrics.load.contract import TABLE_ORDER, TABLES
     from kam_metrics.metrics import default_as_of
+    from kam_metrics.metrics.presence import presence
 
     con = warehouse.connect_current(data_dir)
     try:
         info = warehouse.snapshot_info(con)
         counts = warehouse.table_counts(con)
         as_of = default_as_of(con)  # the same as_of the app and `kam report` use
+        carried = presence(con)
     finally:
         con.close()
     return {
@@ -161,6 +169,10 @@ def status_dict(data_dir: Path) -> dict:
             for row in counts.iter_rows(named=True)
             if row["is_present"]
         },
+        # What the export did not carry (METRICS.md "Data that is not there"): the figures built on it are null.
+        "absent_tables": [t for t in TABLE_ORDER if not carried.has(t)],
+        "absent_columns": [f"{t}.{c.name}" for t in TABLE_ORDER if carried.has(t) for c in TABLES[t].columns
+                           if not carried.has(t, c.name)],
         "leftovers": [p.name for p in warehouse.leftovers(data_dir)],
     }
 
@@ -182,6 +194,11 @@ def cmd_status(args, data_dir: Path, settings) -> int:
     print(f"\n{'table':<15}{'read':>10}{'loaded':>10}{'quarantined':>13}{'skipped':>9}")
     for table, c in status["tables"].items():
         print(f"{table:<15}{c['read']:>10}{c['loaded']:>10}{c['quarantined']:>13}{c['skipped']:>9}")
+    if status["absent_tables"]:
+        print("\nNot in this export (the figures that need them are null): "
+              + ", ".join(f"{t}.csv" for t in status["absent_tables"]))
+    if status["absent_columns"]:
+        print("Columns not in this export: " + ", ".join(status["absent_columns"]))
     if status["leftovers"]:
         print(f"\nLeftovers of an interrupted load (the next `kam load` removes them): {', '.join(status['leftovers'])}")
     return 0

@@ -104,8 +104,9 @@ def test_uploading_a_zip_loads_it_and_reports_per_table(upload_url, upload_data_
     assert rows["activities"] == [demo_activities, demo_activities - BAD_DATES, BAD_DATES, 0]
     assert rows["revenue"] == [demo_revenue, demo_revenue - BAD_AMOUNTS, BAD_AMOUNTS, 0]
     assert rows["accounts"][2] == 0
-    assert re.search(rf"\b{BAD_DATES}\s+activities: not a date", text), text
-    assert re.search(rf"\b{BAD_AMOUNTS}\s+revenue: not a number", text), text
+    # Rows per reason, naming the column (issue 12, item 7).
+    assert re.search(rf"\b{BAD_DATES} rows: activities\.activity_date is not a date", text), text
+    assert re.search(rf"\b{BAD_AMOUNTS} rows: revenue\.amount is not a number", text), text
     reasons = page.locator('[data-testid="stDataFrame"]').filter(has_text="not a date")
     assert reasons.count() == 2, "the new load's quarantine above, and the report's top reasons"
     # The warning links to the quarantine section of this page, which now lists the new load's rows.

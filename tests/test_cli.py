@@ -39,8 +39,10 @@ def test_as_of_ignores_future_dates(make_export, tmp_path, capsys):
 def test_bad_input_exits_2_with_one_message(make_export, tmp_path, capsys):
     folder = make_export({"accounts.csv": "account_id,name\nA1,x\n"})
     assert main(["--data-dir", str(tmp_path / "data"), "load", str(folder)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err == "kam: error: accounts.csv: required column 'account_name' is missing"
+    err = capsys.readouterr().err.strip().splitlines()
+    # (`kam load` prints its progress on standard error: plain lines before the one error message.)
+    assert err[-1] == "kam: error: accounts.csv: required column 'account_name' is missing"
+    assert all(line.startswith("kam load: ") for line in err[:-1])
 
 
 def test_status_without_a_snapshot_exits_2(tmp_path, capsys):

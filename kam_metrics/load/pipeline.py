@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from kam_metrics.load.contract import SOURCE_FILE, SOURCE_ROW, TABLE_ORDER, TABL
 from kam_metrics.load.importers import detect_format, get_importer
 from kam_metrics.load.importers.base import QUARANTINE_SCHEMA, SKIPPED_SCHEMA, ImportResult, LoadError
 from kam_metrics.load.mart_frames import MartBuilder, MartsTooLarge
+from kam_metrics.load.reasons import ReasonRows, reason_rows
 from kam_metrics.settings import DEFAULT_REPORTING_CURRENCY, Settings
 from kam_metrics.load.verify import raw_checksum
 
@@ -65,18 +67,21 @@ class LoadReport:
     cleaned_leftovers: list[str] = field(default_factory=list)
     reporting_currency: str = DEFAULT_REPORTING_CURRENCY
     reporting_currency_source: str = ""
+    #: "table.column" of the present tables' contract columns the export did not carry (export_columns).
+    absent_columns: list[str] = field(default_factory=list)
 
     @property
     def quarantined_rows(self) -> int:
         return sum(t.quarantined for t in self.tables)
 
+    def reason_rows(self, n: int | None = None) -> list[ReasonRows]:
+        """Distinct source rows per (table, column, reason), most rows first (load/reasons.py)."""
+        return reason_rows(self.quarantine)[:n]
+
     def top_reasons(self, n: int = 5) -> list[tuple[str, str, int]]:
-        """(table, reason, rows) most frequent first; numbers and quoted values folded into one reason."""
-        folded = Counter(
-            (t, re.sub(r"row \d+", "row …", re.sub(r"'[^']*'", "'…'", r)))
-            for t, r in self.quarantine.select("table", "reason").iter_rows()
-        )
-        return [(t, r, n_) for (t, r), n_ in folded.most_common(n)]
+        """(table, reason naming its column, rows) most rows first, e.g. ("opportunities", "close_date is empty",
+        2089): distinct source rows, quoted values and row numbers folded into one reason."""
+        return [(r.table, r.text(with_table=False), r.rows) for r in self.reason_rows(n)]
 
     def as_text(self) -> str:
         lines = [
@@ -93,15 +98,20 @@ class LoadReport:
         absent = [t.table for t in self.tables if not t.is_present]
         if absent:
             lines.append(f"(not in this export: {', '.join(absent)})")
-        reasons = self.top_reasons()
+        empty = [t.table for t in self.tables if t.is_present and t.read == 0]
+        if empty:
+            lines.append(f"(no data rows, so absent: {', '.join(empty)})")
+        if self.absent_columns:
+            lines.append(f"(columns not in this export: {', '.join(self.absent_columns)})")
+        reasons = self.reason_rows(5)
         if reasons:
             lines += ["", "Top quarantine reasons:"]
-            lines += [f"  {n:>6}  {t}: {r}" for t, r, n in reasons]
+            lines += [f"  {r.line()}" for r in reasons]
             lines.append("See them all with `kam quarantine`.")
         if not self.skipped.is_empty():
             lines += ["", "Skipped by rule:"]
             for (t, rule), n in Counter(self.skipped.select("table", "rule").iter_rows()).most_common():
-                lines.append(f"  {n:>6}  {t}: {rule}")
+                lines.append(f"  {n:,} {'row' if n == 1 else 'rows'}: {t}: {rule}")
         if self.notes:
             lines += ["", "Notes:"] + [f"  - {n}" for n in self.notes]
         if self.cleaned_leftovers:
@@ -113,31 +123,72 @@ def _noop(stage: str, fraction: float) -> None:
     pass
 
 
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One event of a load's progress, as `LoadProgress` tells it to an `on_event` listener (e.g. `kam load`'s
+    status line): the event, the named step the load is in, and the rows checked so far."""
+
+    event: str  # "checking activities", or a named step ("publishing") when `is_step`
+    step: str  # the named step the load is in ("" before the first)
+    is_step: bool  # the event announces the named step itself
+    fraction: float
+    elapsed_s: float  # since the load began
+    rows_done: int  # source rows of the tables checked so far (all of them once "precomputing aggregates" begins)
+    table: str | None = None  # the table the event is about
+    table_rows: int | None = None  # that table's rows, when known (staged rows while checking, stored while writing)
+
+    @property
+    def rows_per_s(self) -> float | None:
+        """Rows checked per second since the load began; None before any."""
+        return self.rows_done / self.elapsed_s if self.rows_done and self.elapsed_s > 0 else None
+
+
 @dataclass
 class LoadProgress:
-    """One load's progress, told to `callback` as (event, fraction) from the main thread only.
+    """One load's progress, told to `callback` as (event, fraction) from the main thread only, and to `on_event`
+    (when given) as a ProgressEvent with the step, the table, and the rows done.
 
     `stage` announces a named step of the load (unpacking, reading, checking, writing snapshot, writing raw
     rows, precomputing aggregates, publishing, switching); `report` the finer events within one ("reading
-    accounts", "writing accounts", …). The fraction never moves backwards: an event reports the larger of
-    its own fraction and the furthest reached so far.
+    accounts", "checking accounts", "writing accounts", …), naming their table and its rows where known;
+    `rows_checked` counts the rows of each table once checked. The fraction never moves backwards: an event
+    reports the larger of its own fraction and the furthest reached so far.
     """
 
     callback: Progress = _noop
     reached: float = 0.0
+    on_event: Callable[[ProgressEvent], None] | None = None
+    step: str = ""
+    rows_done: int = 0
+    started: float = field(default_factory=time.monotonic)
 
     def stage(self, name: str, fraction: float) -> None:
         """A named step of the load begins."""
-        self.report(name, fraction)
+        self.step = name
+        self._tell(name, fraction, is_step=True)
 
-    def report(self, event: str, fraction: float = 0.0) -> None:
-        """An event within a step, at `fraction` or where the load has reached if further."""
-        self.advance(fraction)
-        self.callback(event, self.reached)
+    def report(self, event: str, fraction: float = 0.0, *, table: str | None = None, rows: int | None = None) -> None:
+        """An event within a step, at `fraction` or where the load has reached if further; `table` and its `rows`
+        when the event is about one."""
+        self._tell(event, fraction, is_step=False, table=table, rows=rows)
 
     def advance(self, fraction: float) -> None:
         """Move on to `fraction` (if further) without an event."""
         self.reached = max(self.reached, fraction)
+
+    def rows_checked(self, rows: int) -> None:
+        """A table's `rows` are checked (no event: the next one carries them)."""
+        self.rows_done += rows
+
+    def _tell(self, event: str, fraction: float, *, is_step: bool, table: str | None = None,
+              rows: int | None = None) -> None:
+        self.advance(fraction)
+        self.callback(event, self.reached)
+        if self.on_event is not None:
+            self.on_event(ProgressEvent(
+                event=event, step=self.step, is_step=is_step, fraction=self.reached,
+                elapsed_s=time.monotonic() - self.started, rows_done=self.rows_done, table=table, table_rows=rows,
+            ))
 
 
 def load_export(
@@ -149,11 +200,13 @@ def load_export(
     mapping: str | Path | None = None,
     progress: Progress = _noop,
     source_name: str | None = None,
+    on_event: Callable[[ProgressEvent], None] | None = None,
 ) -> LoadReport:
     """Load one export into a new snapshot and make it current; LoadError leaves the warehouse unchanged.
 
     `source_name` is what the load log records as the source (default: the path), e.g. the name of an
-    uploaded file rather than the scratch folder it was unpacked into.
+    uploaded file rather than the scratch folder it was unpacked into. `progress` hears (event, fraction),
+    `on_event` the same events with the step, table and rows done (LoadProgress).
 
     The steps: unpack (a zip) → read (the importer) → open the new snapshot → store each table as it is
     checked, with its raw rows and its part of the marts → store the marts → write the load's records →
@@ -162,7 +215,7 @@ def load_export(
     settings = settings or Settings()
     source = Path(path)
     data_dir = Path(data_dir)
-    steps = LoadProgress(progress)
+    steps = LoadProgress(progress, on_event=on_event)
     if not source.exists():
         raise LoadError(f"{source}: no such file or folder", file=str(source))
     started = datetime.now(timezone.utc)
@@ -203,6 +256,7 @@ def load_export(
         started_at=started, finished_at=datetime.now(timezone.utc), as_of_default=as_of, tables=counts,
         quarantine=quarantine, skipped=result.skipped, notes=list(result.notes), cleaned_leftovers=cleaned,
         reporting_currency=settings.reporting_currency, reporting_currency_source=currency_source,
+        absent_columns=missing_columns(counts, build.columns),
     )
 
 
@@ -357,7 +411,7 @@ def _announced(tables, present: list[str], report):
     order of `present`): the main thread's time per table runs from one such event to the next."""
     iterator = iter(tables)
     for table in present:
-        report(f"reading {table}", 0.0)
+        report(f"reading {table}", 0.0, table=table)
         item = next(iterator, None)
         if item is None:
             return
@@ -472,10 +526,13 @@ def _store_tables(build: SnapshotBuild, tables) -> None:
         fraction = CHECKING_FROM + (CHECKING_TO - CHECKING_FROM) * i / max(len(build.present), 1)
         if i == 0:
             build.progress.stage("checking", fraction)
-        build.progress.report(f"checking {table}", fraction)
+        staged_rows = staged.height if isinstance(staged, pl.DataFrame) else None
+        build.progress.report(f"checking {table}", fraction, table=table, rows=staged_rows)
         build.columns[table] = carried_columns(table, staged, build.result)
         checked, table_quarantine = build.checker.check(table, staged)
         del staged
+        build.progress.rows_checked(staged_rows if staged_rows is not None else
+                                    checked.height + table_quarantine.select(SOURCE_FILE, SOURCE_ROW).unique().height)
         _store_table(build, table, checked, is_first=i == 0, fraction=fraction)
         build.quarantines.append(table_quarantine)
         del checked
@@ -509,7 +566,7 @@ def _store_table(build: SnapshotBuild, table: str, checked: pl.DataFrame, *, is_
         _store_raw_rows(build)
     if is_first:
         build.progress.stage("writing snapshot", fraction)
-    build.progress.report(f"writing {table}", fraction)
+    build.progress.report(f"writing {table}", fraction, table=table, rows=checked.height)
     build.writers.store_checked(build.con, table, checked)
     if build.marts is not None:
         try:
@@ -539,6 +596,15 @@ def _store_raw_rows(build: SnapshotBuild) -> None:
         build.writers.store_raw(build.con, build.load_id, raw, kept, _raw_table_name(raw.name, build.raw_names))
         raw.frame = raw.frame.clear()  # its rows are in a checked table or in `kept` now
     build.raw_files_stored = len(raw_files)
+
+
+def missing_columns(counts: list[TableCount], columns: dict[str, list[str]]) -> list[str]:
+    """"table.column" of each contract column a present table's export did not carry, in contract order (the
+    complement of export_columns within the present tables)."""
+    carried = export_columns(counts, columns)
+    pairs = set(zip(carried["table_name"], carried["column_name"]))
+    present = [t for t in TABLE_ORDER if t in set(carried["table_name"])]
+    return [f"{t}.{c.name}" for t in present for c in TABLES[t].columns if (t, c.name) not in pairs]
 
 
 def _store_absent_tables(build: SnapshotBuild) -> None:

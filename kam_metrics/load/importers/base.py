@@ -11,6 +11,10 @@ An importer reads one export folder and returns an `ImportResult`:
 - `quarantine`: rows the importer itself had to reject (e.g. a case whose account cannot be
   resolved), with the usual quarantine columns;
 - `notes`: what the user should read in the load report (mapped fields not found, choices made);
+- `absent_columns`: per table, the contract columns the export does not carry although the table is staged
+  (a mapped field, or the whole file it comes from, is not in the export; or the CRM has no such field): the
+  snapshot records them as absent (METRICS.md "Data that is not there"), so figures built on them are null,
+  not zero or a default. Tables staged from canonical files need none: their header says what they carry;
 - `reporting_currency` / `reporting_currency_source`: the currency the importer's rates and conversions are
   in, and a short sentence saying why (importers/reporting.py: the setting, else the export's own currency,
   else EUR). Validation converts every money column to it.
@@ -72,6 +76,8 @@ class ImportResult:
     reporting_currency: str | None = None
     #: Why that currency, e.g. "the org's corporate currency (CurrencyType.IsCorporate)", "setting reporting_currency".
     reporting_currency_source: str | None = None
+    #: table → contract columns staged (as empty or a default) although the export does not carry them.
+    absent_columns: dict[str, set[str]] = field(default_factory=dict)
 
 
 class Importer(Protocol):
@@ -82,6 +88,13 @@ class Importer(Protocol):
 
     def read(self, folder: Path, *, settings, mapping: Path | None = None) -> ImportResult:
         """Read the export folder into staged canonical tables (see module doc)."""
+
+
+def absent_from(carried: dict[str, dict[str, bool]]) -> dict[str, set[str]]:
+    """{table: {column: whether the export carries it}} → {table: the columns it does not carry}, tables with
+    none left out."""
+    return {table: {c for c, has in columns.items() if not has} for table, columns in carried.items()
+            if not all(columns.values())}
 
 
 def quarantine_frame(rows: list[dict]) -> pl.DataFrame:

@@ -1,8 +1,8 @@
 """One HubSpot read: identify the export files, then run the staging steps in the order their lookups need.
 
 read_export → mapping checks → identify files → export date → canonical companion files → accounts
-(+ wallet) → contacts → opportunities (+ revenue) → activities (calls, meetings, e-mails) → the reporting
-currency (the setting, else the deals' only currency, else EUR).
+(+ wallet) → contacts → opportunities (+ revenue) → activities (calls, meetings, e-mails) → the columns the
+export does not carry → the reporting currency (the setting, else the deals' only currency, else EUR).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from kam_metrics.load.importers.base import ImportResult, LoadError
+from kam_metrics.load.importers.hubspot.absence import absent_columns
 from kam_metrics.load.importers.hubspot.context import ExportFile, HubSpotRead
 from kam_metrics.load.importers.hubspot.exports import check_mapping, export_date_of, identify, open_file, user_keys_of
 from kam_metrics.load.importers.hubspot.fields import ACTIVITY_KINDS, DEFAULT_MAPPING, FORMAT, KINDS, OPEN_SECTIONS
@@ -69,6 +70,7 @@ def read_export(folder: Path, mapping: Path | None, settings: Any = None) -> Imp
     for table in [*load.out.staged, *present]:
         result.tables.setdefault(table, load.out.frame(table, typed=True))
     result.tables.update(canonical)
+    result.absent_columns = absent_columns(files, staged=set(result.tables), from_files=set(canonical))
     reporting_currency(load, files.get("deals"), canonical.get("fx_rates"), settings)
     result.skipped = load.out.skipped_frame()
     result.quarantine = load.out.quarantine_frame()

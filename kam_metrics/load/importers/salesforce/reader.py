@@ -2,7 +2,7 @@
 
 read_export → open every mapped file and the canonical companion files → export date → users (owner
 names) → reporting currency → fx_rates → accounts (+ wallet) → contacts → opportunities (+ revenue) → cases
-→ activities → notes on rows in a currency without a rate.
+→ activities → notes on rows in a currency without a rate → the columns the export does not carry.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from kam_metrics.load.importers.canonical import read_extra_tables
 from kam_metrics.load.importers.files import find_file
 from kam_metrics.load.importers.mapping import load_mapping
 from kam_metrics.load.importers.salesforce import tables as steps
+from kam_metrics.load.importers.salesforce.absence import absent_columns
 from kam_metrics.load.importers.salesforce.context import SalesforceRead, check_mapping_values
 from kam_metrics.load.importers.salesforce.fields import (
     BUILT_HERE,
@@ -107,6 +108,7 @@ def read_export(folder: Path, settings, mapping: Path | None) -> ImportResult:
         export_date=r.export_date.isoformat() if r.export_date else None,
         reporting_currency=r.reporting,
         reporting_currency_source=r.reporting_source,
+        absent_columns=absent_columns(r, staged=set(tables), from_files=set(extra)),
     )
 
 
