@@ -422,6 +422,38 @@ def share_of_wallet_figure(accounts: pl.DataFrame, currency: str = "EUR") -> go.
     return fig
 
 
+def pipeline_headroom_figure(accounts: pl.DataFrame, currency: str = "EUR") -> go.Figure:
+    """Open pipeline against wallet headroom per account; the label is pipeline_to_headroom (METRICS.md: open_pipeline,
+    wallet_headroom, pipeline_to_headroom). Accounts without an estimate or a pipeline are left out."""
+    if not _has(accounts, "account_id", "open_pipeline", "wallet_headroom"):
+        return empty_figure("No open pipeline or wallet headroom to compare.")
+    data = accounts.filter(pl.col("open_pipeline").is_not_null() | pl.col("wallet_headroom").is_not_null())
+    if data.is_empty():
+        return empty_figure("No account has an open pipeline or a wallet estimate.")
+    data = data.sort(pl.col("wallet_headroom").fill_null(0.0) + pl.col("open_pipeline").fill_null(0.0))
+    labels = account_labels(data)
+    headroom = data["wallet_headroom"].to_list()
+    pipeline = data["open_pipeline"].to_list()
+    ratios = (data["pipeline_to_headroom"].to_list() if "pipeline_to_headroom" in data.columns
+              else [None] * data.height)
+    fig = _base(height=_bar_height(data.height, 30))
+    fig.add_trace(go.Bar(
+        x=[h or 0.0 for h in headroom], y=labels, orientation="h", name="wallet headroom", marker_color="#cbd5e1",
+        customdata=[format_money(h, currency) for h in headroom],
+        hovertemplate="%{y}<br>headroom %{customdata}<extra></extra>",
+    ))
+    fig.add_trace(go.Bar(
+        x=[p or 0.0 for p in pipeline], y=labels, orientation="h", name="open pipeline", marker_color=ACCENT,
+        customdata=[f"{format_money(p, currency)} · {format_ratio(r)} of headroom" for p, r in zip(pipeline, ratios)],
+        text=[format_ratio(r) if r is not None else "" for r in ratios], textposition="outside",
+        hovertemplate="%{y}<br>open pipeline %{customdata}<extra></extra>",
+    ))
+    fig.update_layout(barmode="group")
+    _money_axis(fig, currency, "x", title="open pipeline against wallet headroom (label: pipeline / headroom)")
+    fig.update_yaxes(type="category")
+    return fig
+
+
 def wallet_trend_figure(wallet_by_year: pl.DataFrame, accounts: pl.DataFrame | None = None) -> go.Figure:
     """Share of wallet per account by year (METRICS.md: share_of_wallet)."""
     if not _has(wallet_by_year, "account_id", "year", "share_of_wallet"):

@@ -27,14 +27,15 @@ CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
 MONEY_KEYS = frozenset({
     "revenue_ttm", "revenue_prior_ttm", "wallet_current", "wallet_headroom", "gross_margin_ttm",
     "cost_to_serve_ttm", "net_contribution_ttm", "value_to_date", "lifetime_value", "cost_ttm",
-    "wallet_amount", "revenue", "amount", "key_revenue_ttm",
+    "wallet_amount", "revenue", "amount", "key_revenue_ttm", "open_pipeline", "key_open_pipeline",
 })
 # Keys that are ratios (0.25 means 25 %) and are shown as percentages.
-RATIO_KEYS = frozenset({"share_of_wallet", "progress", "expected", "action_completion"})
+RATIO_KEYS = frozenset({"share_of_wallet", "progress", "expected", "action_completion", "win_rate_365d",
+                        "pipeline_to_headroom"})
 # Keys that are counts.
 COUNT_KEYS = frozenset({
     "key_account_count", "touches_90d", "engaged_contacts_90d", "green_count", "amber_count", "red_count",
-    "days_since_last_touch", "accounts", "touches",
+    "days_since_last_touch", "accounts", "touches", "insufficient_data_count",
 })
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:=])")

@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 from polars.exceptions import PanicException
 
-from kam_metrics.app import formatting
+from kam_metrics.app import absence, formatting
 from kam_metrics.app.frame import View, current_settings
 from kam_metrics.app.subsets import where
 from kam_metrics.app.widgets import md, table
@@ -38,12 +38,10 @@ def snapshot_facts(view: View) -> pl.DataFrame:
     return pl.DataFrame({"item": [f for f, _ in facts], "value": [v for _, v in facts]})
 
 
-def missing_tables(view: View) -> pl.DataFrame:
-    """Optional contract files the export lacks and what each would turn on."""
-    missing = [t for t in queries.OPTIONAL_TABLES if t not in view.status.present_tables]
-    return pl.DataFrame({"file": [f"{t}.csv" for t in missing],
-                         "turns_on": [queries.VIEW_NEEDS.get(t, "") for t in missing]},
-                        schema={"file": pl.String, "turns_on": pl.String})
+def export_gaps(view: View) -> pl.DataFrame:
+    """What the export lacks (files, then columns of the files it has) and the figures each switches off
+    (METRICS.md "Data that is not there"): those figures show "—", never 0."""
+    return absence.export_gaps(view.presence)
 
 
 def quarantine_filters(view: View) -> tuple[str | None, str | None]:
