@@ -276,3 +276,15 @@ def test_health_movers_never_show_a_negative_zero():
                            "health_change": [-0.04, 3.26]})
     fig = charts.health_movers_figure(movers)
     assert list(fig.data[0].text) == ["0.0", "+3.3"]
+
+
+def test_percent_hovers_are_written_by_the_one_helper():
+    """Hover texts carry format_pct's text: 12.345 % → '12.3%', a cumulative −0.04 % → '0.0%' (no negative zero)."""
+    frame = accounts_frame(share_of_wallet=[0.12345, None, 0.5], revenue_ttm=[300.0, 100.0, 600.0])
+    mutual = charts.mutual_dependence_figure(frame).data[0]
+    # their share of our revenue: 300 / 1000 = 30.0 %, 600 / 1000 = 60.0 %.
+    assert mutual.hovertext[0] == "Acme<br>our share of their wallet 12.3%<br>their share of our revenue 30.0%"
+    whale = pl.DataFrame({"account_id": ["A1", "A2"], "account_name": ["Acme", "Beta"], "rank": [1, 2],
+                          "cum_accounts_pct": [50.0, 100.0], "cum_net_contribution_pct": [-0.04, 100.0]})
+    trace = charts.whale_curve_figure(whale).data[0]
+    assert [list(c) for c in trace.customdata] == [["0.0%", "0.0%"], ["50.0%", "0.0%"], ["100.0%", "100.0%"]]

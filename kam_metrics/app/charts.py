@@ -204,7 +204,7 @@ def health_movers_figure(movers: pl.DataFrame) -> go.Figure:
         x=changes, y=account_labels(data), orientation="h",
         marker_color=[BAND_COLORS["green"] if c >= 0 else BAND_COLORS["red"] for c in changes],
         width=0.7 if data.height > 3 else 0.4, text=[format_number(c, signed=True) for c in changes], textposition="outside", customdata=data["account_id"].to_list(),
-        hovertemplate="%{y}<br>health change %{x:+.1f}<extra></extra>",
+        hovertemplate="%{y}<br>health change %{text}<extra></extra>",
     ))
     fig.add_vline(x=0, line_color=MUTED)
     span = max(abs(c) for c in changes) or 1
@@ -470,7 +470,8 @@ def wallet_trend_figure(wallet_by_year: pl.DataFrame, accounts: pl.DataFrame | N
         label = names.get(account_id, plot_text(account_id))
         fig.add_trace(go.Scatter(
             x=part["year"].to_list(), y=[v * 100 for v in part["share_of_wallet"].to_list()], mode="lines+markers",
-            name=label, meta=[label], hovertemplate="%{meta[0]}<br>%{x}: %{y:.1f}% of wallet<extra></extra>",
+            name=label, meta=[label], customdata=[format_ratio(v) for v in part["share_of_wallet"].to_list()],
+            hovertemplate="%{meta[0]}<br>%{x}: %{customdata} of wallet<extra></extra>",
         ))
     fig.update_xaxes(dtick=1, title="year")
     fig.update_yaxes(title="share of wallet (%)", ticksuffix="%", rangemode="tozero")
@@ -539,12 +540,14 @@ def mutual_dependence_figure(accounts: pl.DataFrame, wallet_full_share: float = 
     key = data["is_key_account"].to_list() if "is_key_account" in data.columns else [True] * data.height
     fig = _base(height=440)
     fig.add_trace(go.Scatter(
-        x=x, y=y, mode="markers+text", text=[l if k else "" for l, k in zip(labels, key)], hovertext=labels,
+        x=x, y=y, mode="markers+text", text=[l if k else "" for l, k in zip(labels, key)],
+        hovertext=[f"{l}<br>our share of their wallet {format_pct(a)}<br>their share of our revenue {format_pct(b)}"
+                   for l, a, b in zip(labels, x, y)],
         textposition="top center", textfont=dict(size=10),
         marker=dict(size=12, color=[BAND_COLORS.get(b, BAND_COLORS[None]) for b in bands],
                     line=dict(width=1, color="white")),
         customdata=data["account_id"].to_list(),
-        hovertemplate="%{hovertext}<br>our share of their wallet %{x:.1f}%<br>their share of our revenue %{y:.1f}%<extra></extra>",
+        hovertemplate="%{hovertext}<extra></extra>",
     ))
     even = 100 / max(account_count or accounts.height, 1)
     fig.add_vline(x=wallet_full_share * 100, line_dash="dot", line_color=MUTED)
@@ -586,8 +589,8 @@ def pareto_figure(accounts: pl.DataFrame, currency: str = "EUR", value: str = "r
     ), secondary_y=False)
     fig.add_trace(go.Scatter(
         x=ranks, y=cumulative, name="cumulative share of all revenue", mode="lines+markers",
-        line=dict(color=BAND_COLORS["amber"]), customdata=labels,
-        hovertemplate="top %{x} (to %{customdata}): %{y:.1f}%<extra></extra>",
+        line=dict(color=BAND_COLORS["amber"]), customdata=[[l, format_pct(c)] for l, c in zip(labels, cumulative)],
+        hovertemplate="top %{x} (to %{customdata[0]}): %{customdata[1]}<extra></extra>",
     ), secondary_y=True)
     fig.add_hline(y=80, line_dash="dot", line_color=MUTED, secondary_y=True)
     _style(fig, height=380)
@@ -668,7 +671,8 @@ def whale_curve_figure(whale: pl.DataFrame, concentration: Mapping[str, Any] | N
     fig = _base(height=400)
     fig.add_trace(go.Scatter(
         x=x, y=y, mode="lines+markers", line=dict(color=ACCENT, width=2), marker=dict(size=5),
-        text=labels, hovertemplate="%{text}<br>%{x:.1f}% of accounts → %{y:.1f}% of net contribution<extra></extra>",
+        text=labels, customdata=[[format_pct(a), format_pct(b)] for a, b in zip(x, y)],
+        hovertemplate="%{text}<br>%{customdata[0]} of accounts → %{customdata[1]} of net contribution<extra></extra>",
         name="whale curve",
     ))
     fig.add_hline(y=100, line_dash="dot", line_color=MUTED, annotation_text="100% = total net contribution",
@@ -678,7 +682,7 @@ def whale_curve_figure(whale: pl.DataFrame, concentration: Mapping[str, Any] | N
         peak = max(v for v in y if v is not None)
     if peak is not None:
         i = max(range(len(y)), key=lambda k: (y[k] if y[k] is not None else -math.inf))
-        fig.add_annotation(x=x[i], y=y[i], text=f"peak {peak:.0f}%", showarrow=True, arrowhead=2, ay=-30)
+        fig.add_annotation(x=x[i], y=y[i], text=f"peak {format_pct(peak, decimals=0)}", showarrow=True, arrowhead=2, ay=-30)
     fig.update_xaxes(title="accounts, most profitable first (cumulative %)", ticksuffix="%", range=[0, 101])
     fig.update_yaxes(title="cumulative net contribution (% of total)", ticksuffix="%")
     fig.update_layout(showlegend=False)
@@ -754,7 +758,8 @@ def goal_progress_figure(goals: pl.DataFrame) -> go.Figure:
     fig.add_trace(go.Scatter(
         x=expected, y=titles, mode="markers", name="expected by now",
         marker=dict(symbol="line-ns", size=22, line=dict(width=3, color="#0f172a")),
-        hovertemplate="%{y}<br>expected by now %{x:.0f}%<extra></extra>",
+        customdata=[format_pct(e, decimals=0) for e in expected],
+        hovertemplate="%{y}<br>expected by now %{customdata}<extra></extra>",
     ))
     top = max([100.0] + [p for p in progress if p is not None])
     low = min([0.0] + [p for p in progress if p is not None])

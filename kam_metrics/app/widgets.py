@@ -201,6 +201,18 @@ def band_tags(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.concat_list(pl.col("band")).list.drop_nulls().alias("band"))
 
 
+def rounded_for_screen(frame: pl.DataFrame) -> pl.DataFrame:
+    """Float columns rounded to the decimals the table shows (money 0, others 1), with no negative zero
+    (-0.04 % is shown as 0.0 %, not -0.0 %). Only the screen's copy: the CSV keeps every digit."""
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if dtype.is_float():
+            decimals = 0 if metric_kind(name) == "money" else 1
+            rounded = pl.col(name).round(decimals)
+            exprs.append(pl.when(rounded == 0).then(pl.lit(0.0, dtype=dtype)).otherwise(rounded).alias(name))
+    return frame.with_columns(exprs) if exprs else frame
+
+
 def display_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """A frame ready to show and export: ratio keys become `<key>_pct` (× 100), list and struct columns text."""
     exprs = []
@@ -222,7 +234,8 @@ def table(frame: pl.DataFrame, *, key: str, currency: str = "EUR", file_name: st
     """A table with a CSV download (all rows); with link_accounts, selecting a row opens that account's page."""
     exported = display_frame(frame)
     # On screen, CRM text loses control and bidi-override characters; the CSV keeps the data as loaded.
-    shown = band_tags(formatting.safe_text_columns(exported.head(max_rows) if max_rows is not None else exported))
+    shown = band_tags(rounded_for_screen(formatting.safe_text_columns(
+        exported.head(max_rows) if max_rows is not None else exported)))
     config = _column_config(shown, currency, labels)
     for name in hide:
         if name in config:

@@ -44,6 +44,17 @@ def export_gaps(view: View) -> pl.DataFrame:
     return absence.export_gaps(view.presence)
 
 
+def gaps_summary(gaps: pl.DataFrame) -> str:
+    """One line naming the missing files first: 'Not in this export: contacts.csv, reviews.csv; and 4 columns. …'."""
+    files = [m for m in gaps["missing"].to_list() if ".csv" in m]
+    columns = gaps.height - len(files)
+    parts = [f"Not in this export: {md(', '.join(files))}" if files else "Every file is in this export"]
+    if columns:
+        parts.append(f"and {columns} column{'s' if columns != 1 else ''} of the files it has")
+    return ("; ".join(parts) + ". The figures each one switches off show \"—\" with what would turn them on, "
+            "never 0.")
+
+
 def quarantine_filters(view: View) -> tuple[str | None, str | None]:
     """Select boxes for the quarantine's table and reason; returns the choices (None = all)."""
     reasons = view.query(queries.quarantine_reasons)
