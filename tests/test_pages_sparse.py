@@ -131,10 +131,31 @@ def test_weekly_review_shows_no_red_key_account(sparse_data_dir, monkeypatch):
     assert not _red_key_account_in_figures(at)
 
 
+# Tiles built on an absent input, per page: each shows "—" and what would turn it on, never 0 or 0.0 %.
+ABSENT_TILES = {
+    None: {"Programme NPS": "needs surveys.csv", "Sponsor coverage": "needs accounts.executive_sponsor",
+           "Cadence compliance": "needs reviews.csv", "Multi-threaded": "needs activities.csv, contacts.csv"},
+    "pages/2_Engagement.py": {"Touches, last 90 days": "needs activities.csv",
+                              "Weighted touches, last 90 days": "needs activities.csv",
+                              "Engagement down ≥ 25 %": "needs activities.csv",
+                              "C-level reached": "needs activities.csv, contacts.csv",
+                              "Single-threaded key accounts": "needs activities.csv, contacts.csv"},
+    "pages/4_Cost_to_serve.py": {"Cost to serve TTM": "needs service_costs.csv, activities.csv or cases.csv"},
+    "pages/5_Programme_goals.py": {"Sponsor coverage": "needs accounts.executive_sponsor",
+                                   "Cadence compliance": "needs reviews.csv",
+                                   "Multi-threaded": "needs activities.csv, contacts.csv"},
+    "pages/6_Account.py": {"Share of wallet": "needs wallet.csv", "Engaged contacts (90 d)": "needs activities.csv",
+                           "Days since last touch": "needs activities.csv", "Plan cadence": "needs reviews.csv"},
+}
+
+
 @pytest.mark.parametrize("page", [None, *PAGES])
 def test_no_page_shows_a_zero_percent_for_an_absent_input_or_a_red_key_account(sparse_data_dir, monkeypatch, page):
     at = run(sparse_data_dir, monkeypatch, page)
     assert not at.error, [e.value for e in at.error]
+    shown = tiles(at)
+    for label, needs in ABSENT_TILES.get(page, {}).items():
+        assert shown[label].value == "—" and needs in str(shown[label].proto), (page, label, shown[label].value)
     for metric in at.metric:
         if "needs " in str(metric.proto):
             assert metric.value == "—", (page, metric.label, metric.value)

@@ -69,6 +69,19 @@ ACCOUNT_NEEDS: dict[str, tuple[Need, ...]] = {
     "pipeline_to_headroom": (("opportunities", None), ("wallet", None)),
 }
 
+# Engagement figures of the portfolio → what they are built on.
+ENGAGEMENT_NEEDS: dict[str, tuple[Need, ...]] = {
+    "touches_90d": (("activities", None),),
+    "weighted_touches_90d": (("activities", None),),
+    "engagement_trend_pct": (("activities", None),),
+    "c_level_engaged_90d": (("activities", None), ("activities", "contact_id"), ("contacts", None)),
+    "single_threaded": (("activities", None), ("activities", "contact_id"), ("contacts", None)),
+}
+ACCOUNT_NEEDS.update(ENGAGEMENT_NEEDS)
+
+# The sources cost to serve counts (METRICS.md cost_to_serve_ttm); it counts the ones present.
+COST_SOURCES = ("service_costs", "activities", "cases")
+
 # Alerts → what they are built on; an alert whose input is absent never fires (and is dropped if it did).
 ALERT_NEEDS: dict[str, tuple[Need, ...]] = {
     "engagement_drop": (("activities", None),),
@@ -144,3 +157,18 @@ def export_gaps(presence: Presence) -> pl.DataFrame:
                          SWITCHED_OFF.get((table, column.name), "no figure: shown empty where it is listed")))
     return pl.DataFrame({"missing": [r[0] for r in rows], "switches_off": [r[1] for r in rows]},
                         schema={"missing": pl.String, "switches_off": pl.String})
+
+
+def cost_sources(presence: Presence) -> tuple[list[str], list[str]]:
+    """The cost-to-serve sources the export carries and those it lacks (as file names)."""
+    present = [f"{t}.csv" for t in COST_SOURCES if presence.has(t)]
+    missing = [f"{t}.csv" for t in COST_SOURCES if not presence.has(t)]
+    return present, missing
+
+
+def cost_to_serve_missing(presence: Presence) -> str | None:
+    """'needs service_costs.csv, activities.csv or cases.csv' when the export carries no cost source at all."""
+    present, missing = cost_sources(presence)
+    if present:
+        return None
+    return "needs " + ", ".join(missing[:-1]) + " or " + missing[-1]

@@ -161,7 +161,8 @@ def economics_account_tiles(view: View, row: dict) -> list[Kpi]:
         kpi("revenue_ttm", "Revenue TTM", row.get("revenue_ttm"), cur),
         kpi("gross_margin_ttm", "Gross margin TTM", row.get("gross_margin_ttm"), cur),
         kpi("cost_to_serve_ttm", "Cost to serve TTM", row.get("cost_to_serve_ttm"), cur,
-            description=f"{formatting.format_pct(row.get('cost_to_serve_pct'))} of revenue"),
+            description=f"{formatting.format_pct(row.get('cost_to_serve_pct'))} of revenue",
+            absent=absence.cost_to_serve_missing(view.presence)),
         kpi("net_contribution_ttm", "Net contribution TTM", row.get("net_contribution_ttm"), cur),
         kpi("value_to_date", "Value to date", row.get("value_to_date"), cur),
     ]
