@@ -55,15 +55,18 @@ if widgets.needs(view, "wallet"):
         widgets.table(share_of_wallet.whitespace_table(wallet_lines, accounts), key="sow_whitespace_table",
                       currency=view.currency, file_name="whitespace", hide=["account_id", "wallet_year"], height=420)
 
-    if share_of_wallet.has_pipeline(focus):
-        st.subheader("Pipeline against headroom")
-        st.caption(f"Open pipeline (deals open at as_of) against the wallet headroom, {focus_note}. The label is the "
-                   "pipeline as a share of the headroom: above 100 % the pipeline alone would fill the wallet.")
-        widgets.chart(charts.pipeline_headroom_figure(focus, view.currency), key="sow_pipeline", select_account=True)
-
     st.subheader("Share of wallet by account")
     widgets.table(share_of_wallet.wallet_table(accounts), key="sow_table", currency=view.currency,
                   file_name="share_of_wallet", hide=["account_id"])
+
+if share_of_wallet.has_pipeline(accounts):
+    pipeline_focus, pipeline_note = focus_accounts(accounts)
+    st.subheader("Pipeline against headroom")
+    st.caption(f"Open pipeline (deals open at as_of) against the wallet headroom, {pipeline_note}. The label is the "
+               "pipeline as a share of the headroom: above 100 % the pipeline alone would fill the wallet. Accounts "
+               "without a wallet estimate show their pipeline only.")
+    widgets.chart(charts.pipeline_headroom_figure(pipeline_focus, view.currency), key="sow_pipeline",
+                  select_account=True)
 
 st.subheader("Revenue concentration")
 widgets.kpi_tiles(concentration_tiles(view), columns=4)

@@ -28,7 +28,8 @@ if gaps.is_empty():
 else:
     st.caption(data.gaps_summary(gaps))
     widgets.table(gaps, key="data_missing", file_name="export_gaps", link_accounts=False,
-                  labels={"missing": "Not in the export", "switches_off": "Figures switched off (shown as —)"})
+                  labels={"missing": "Not in the export", "switches_off": "Figures switched off (shown as —)"},
+                  height="content")
 
 st.subheader("Rows per table")
 st.caption("Read: rows in the file; loaded: rows that passed every check; quarantined: rows that failed one "

@@ -140,7 +140,7 @@ ABSENT_TILES = {
                               "Engagement down ≥ 25 %": "needs activities.csv",
                               "C-level reached": "needs activities.csv, contacts.csv",
                               "Single-threaded key accounts": "needs activities.csv, contacts.csv"},
-    "pages/4_Cost_to_serve.py": {"Cost to serve TTM": "needs service_costs.csv, activities.csv or cases.csv"},
+    "pages/4_Cost_to_serve.py": {"Cost to serve TTM": "needs activities.csv, service_costs.csv or cases.csv"},
     "pages/5_Programme_goals.py": {"Sponsor coverage": "needs accounts.executive_sponsor",
                                    "Cadence compliance": "needs reviews.csv",
                                    "Multi-threaded": "needs activities.csv, contacts.csv"},

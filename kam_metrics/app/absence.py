@@ -80,7 +80,7 @@ ENGAGEMENT_NEEDS: dict[str, tuple[Need, ...]] = {
 ACCOUNT_NEEDS.update(ENGAGEMENT_NEEDS)
 
 # The sources cost to serve counts (METRICS.md cost_to_serve_ttm); it counts the ones present.
-COST_SOURCES = ("service_costs", "activities", "cases")
+COST_SOURCES = ("activities", "service_costs", "cases")
 
 # Alerts → what they are built on; an alert whose input is absent never fires (and is dropped if it did).
 ALERT_NEEDS: dict[str, tuple[Need, ...]] = {
@@ -167,7 +167,7 @@ def cost_sources(presence: Presence) -> tuple[list[str], list[str]]:
 
 
 def cost_to_serve_missing(presence: Presence) -> str | None:
-    """'needs service_costs.csv, activities.csv or cases.csv' when the export carries no cost source at all."""
+    """'needs activities.csv, service_costs.csv or cases.csv' when the export carries no cost source at all."""
     present, missing = cost_sources(presence)
     if present:
         return None

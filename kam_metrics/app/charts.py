@@ -597,7 +597,7 @@ def pareto_figure(accounts: pl.DataFrame, currency: str = "EUR", value: str = "r
     _money_axis(fig, currency, "y")
     fig.update_yaxes(title="cumulative share (%)", range=[0, 105], ticksuffix="%", secondary_y=True, tickformat="",
                      tickmode="linear", tick0=0, dtick=20, showgrid=False)
-    fig.update_xaxes(title="accounts ranked by revenue TTM")
+    fig.update_xaxes(title="accounts ranked by revenue TTM", dtick=1 if len(ranks) <= 15 else None)
     return fig
 
 
