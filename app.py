@@ -40,7 +40,8 @@ with left:
                       "No key account yet: mark the programme's accounts with is_key_account in accounts.csv.")
     else:
         widgets.chart(charts.health_bands_figure(key_account_rows, view.settings.band_green_min,
-                                                 view.settings.band_amber_min),
+                                                 view.settings.band_amber_min,
+                                                 **weekly_review.insufficient_data_note(view)),
                       key="home_health_bands", select_account=True)
 with right:
     st.subheader("Biggest movers of the week")

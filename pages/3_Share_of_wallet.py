@@ -59,6 +59,15 @@ if widgets.needs(view, "wallet"):
     widgets.table(share_of_wallet.wallet_table(accounts), key="sow_table", currency=view.currency,
                   file_name="share_of_wallet", hide=["account_id"])
 
+if share_of_wallet.has_pipeline(accounts):
+    pipeline_focus, pipeline_note = focus_accounts(accounts)
+    st.subheader("Pipeline against headroom")
+    st.caption(f"Open pipeline (deals open at as_of) against the wallet headroom, {pipeline_note}. The label is the "
+               "pipeline as a share of the headroom: above 100 % the pipeline alone would fill the wallet. Accounts "
+               "without a wallet estimate show their pipeline only.")
+    widgets.chart(charts.pipeline_headroom_figure(pipeline_focus, view.currency), key="sow_pipeline",
+                  select_account=True)
+
 st.subheader("Revenue concentration")
 widgets.kpi_tiles(concentration_tiles(view), columns=4)
 st.caption("Revenue TTM per account, largest first (up to 60 shown), with the cumulative share of all revenue "

@@ -18,10 +18,9 @@ accounts = view.metric(metrics.account_metrics)
 if accounts.is_empty():
     widgets.empty("No account matches these filters.")
     st.stop()
-missing = [t for t in ("service_costs", "cases") if not view.has(t)]
-if missing:
-    widgets.empty("Cost to serve counts activities only: add " + " and ".join(f"{t}.csv" for t in missing)
-                  + " to your export to include service costs and case costs.")
+cost_note = cost_to_serve.cost_sources_note(view)
+if cost_note:
+    widgets.empty(cost_note)
 
 widgets.kpi_tiles(cost_to_serve.economics_tiles(view, accounts), columns=5)
 

@@ -31,6 +31,9 @@ row = first_row(rows_for(all_accounts, account_id)) or {}
 name, description = account.account_heading(profile)
 st.header(name, anchor=False)
 st.caption(description)
+badge = account.band_badge(view, row)
+if badge:
+    st.markdown(badge)
 for flag in account.account_flags(row, view.settings, view.status.present_tables):
     st.warning(flag, icon=":material/warning:")
 widgets.kpi_tiles(account.account_tiles(view, row), columns=4)
@@ -87,6 +90,16 @@ if widgets.needs(view, "wallet"):
         wallet_by_year = rows_for(view.metric(metrics.wallet_by_year, filters=NO_FILTERS), account_id)
         widgets.chart(charts.wallet_trend_figure(wallet_by_year, rows_for(all_accounts, account_id)),
                       key="acc_wallet_trend")
+
+deals = account.open_deals(view, account_id)
+if deals is not None:
+    st.subheader("Open deals")
+    if widgets.needs(view, "opportunities", "the account's open deals"):
+        if deals.is_empty():
+            widgets.empty("No deal of this account is open at this date.")
+        else:
+            widgets.table(deals, key="acc_open_deals", currency=view.currency, file_name=f"open_deals_{account_id}",
+                          link_accounts=False, hide=["account_id"])
 
 st.subheader("Economics")
 widgets.kpi_tiles(account.economics_account_tiles(view, row), columns=5)

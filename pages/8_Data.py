@@ -18,18 +18,18 @@ if view is None:
     data.upload_section()
     st.stop()
 
-left, right = st.columns([3, 2], gap="large")
-with left:
-    st.subheader("Current snapshot")
-    widgets.table(data.snapshot_facts(view), key="data_facts", file_name="snapshot", link_accounts=False)
-with right:
-    st.subheader("Files not in this export")
-    missing = data.missing_tables(view)
-    if missing.is_empty():
-        st.success("The export has every table of the data contract.", icon=":material/check_circle:")
-    else:
-        widgets.table(missing, key="data_missing", file_name="missing_tables", link_accounts=False,
-                      labels={"turns_on": "Adding it turns on"})
+st.subheader("Current snapshot")
+widgets.table(data.snapshot_facts(view), key="data_facts", file_name="snapshot", link_accounts=False)
+
+st.subheader("What this export lacks")
+gaps = data.export_gaps(view)
+if gaps.is_empty():
+    st.success("The export has every table and column of the data contract.", icon=":material/check_circle:")
+else:
+    st.caption(data.gaps_summary(gaps))
+    widgets.table(gaps, key="data_missing", file_name="export_gaps", link_accounts=False,
+                  labels={"missing": "Not in the export", "switches_off": "Figures switched off (shown as —)"},
+                  height="content")
 
 st.subheader("Rows per table")
 st.caption("Read: rows in the file; loaded: rows that passed every check; quarantined: rows that failed one "

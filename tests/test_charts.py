@@ -103,7 +103,9 @@ def test_pareto_cumulates_against_the_total_even_when_cut():
     bars, line = fig.data
     assert list(bars.y) == [50.0, 30.0]
     assert list(line.y) == pytest.approx([50.0, 80.0])
-    assert fig.layout.yaxis.tickprefix == "€" and fig.layout.yaxis2.tickprefix in (None, "")
+    # The money axis is labelled in euros by its tick texts (0..50 in steps of 10); the share axis carries no €.
+    assert list(fig.layout.yaxis.ticktext) == ["€0", "€10", "€20", "€30", "€40", "€50"]
+    assert fig.layout.yaxis2.tickprefix in (None, "") and fig.layout.yaxis2.ticktext is None
 
 
 def test_cost_value_scatter_draws_median_lines_and_groups_by_band():
@@ -209,3 +211,80 @@ def test_whitespace_grid_caps_colour_but_labels_true_share():
     assert list(trace.x) == ["Pumps", "Valves"]
     assert [list(r) for r in trace.z] == [[50.0, 0.0], [100.0, None]]
     assert [list(r) for r in trace.text] == [["50%", "0%"], ["150%", ""]]
+
+
+# ---------------------------------------------------------------- issue 12: money axes and the insufficient-data band
+
+
+def test_money_axis_ticks_use_k_m_bn_never_si_milli():
+    """Net contributions of -400 k and +1.3 M: ticks every 500 k from -500 k, labelled in k / M, no 'm' or 'G'."""
+    frame = accounts_frame(cost_to_serve_ttm=[100_000.0, 300_000.0, 200_000.0],
+                           lifetime_value=[-400_000.0, 1_300_000.0, 400_000.0])
+    fig = charts.cost_value_scatter(frame, "EUR")
+    # y extent -400,000..1,300,000 (0 included): raw step 340,000 → 500,000; first tick floor(-0.8) × 500 k.
+    assert list(fig.layout.yaxis.tickvals) == [-500_000.0, 0.0, 500_000.0, 1_000_000.0, 1_500_000.0]
+    assert list(fig.layout.yaxis.ticktext) == ["-€500 k", "€0", "€500 k", "€1 M", "€1.5 M"]
+    assert fig.layout.yaxis.tickformat in (None, "") and fig.layout.yaxis.tickprefix == ""
+    # x extent 0..300,000: raw 60,000 → step 100,000.
+    assert list(fig.layout.xaxis.ticktext) == ["€0", "€100 k", "€200 k", "€300 k"]
+
+
+def test_money_axis_uses_the_reporting_currency_code():
+    """MXN has no symbol of its own here: the ISO code is written ('MXN 1 M'), never €."""
+    frame = accounts_frame(cost_ttm=[0.0, 0.0, 0.0])
+    rows = pl.DataFrame({"component": ["licences", "travel"], "component_group": ["service_costs", "activities"],
+                         "cost_ttm": [1_200_000.0, 300_000.0]})
+    fig = charts.cost_components_figure(rows, "MXN")
+    # range 0..1.5 M (1.2 M × 1.25): raw 300,000 → step 500,000.
+    assert list(fig.layout.xaxis.ticktext) == ["MXN 0", "MXN 500 k", "MXN 1 M", "MXN 1.5 M"]
+    assert list(fig.data[0].text) == ["MXN 300 k", "MXN 1.2 M"]
+    usd = charts.cost_components_figure(rows, "USD")
+    assert list(usd.layout.xaxis.ticktext) == ["$0", "$500 k", "$1 M", "$1.5 M"]
+
+
+def test_stacked_money_bars_size_the_axis_by_their_sum():
+    """Two product lines of 600 and 700 in one month stack to 1,300: ticks reach 1,500 (step 500)."""
+    monthly = pl.DataFrame({"month": [date(2026, 10, 1), date(2026, 10, 1)], "product_line": ["Pumps", "Valves"],
+                            "revenue": [600.0, 700.0]})
+    fig = charts.revenue_monthly_figure(monthly, "GBP")
+    assert list(fig.layout.yaxis.ticktext) == ["£0", "£500", "£1 k", "£1.5 k"]
+
+
+def test_insufficient_data_accounts_are_a_grey_group_with_their_coverage():
+    frame = accounts_frame(health=[72.0, None, 35.0], band=["green", "insufficient_data", "red"],
+                           health_coverage_pct=[100.0, 31.25, 100.0])
+    fig = charts.health_bands_figure(frame, 70, 40, missing="activities.csv, contacts.csv")
+    grey, scored = fig.data
+    assert list(grey.y) == ["&lt;b&gt;Bold&lt;/b&gt; &amp; Co"] and list(grey.customdata) == ["A2"]
+    assert grey.marker.color == charts.BAND_COLORS["insufficient_data"] == "#94a3b8"
+    assert list(grey.text) == ["insufficient data (coverage 31%)"]
+    assert "needs activities.csv, contacts.csv" in grey.hovertext[0]
+    assert list(scored.y) == ["Gamma", "Acme"]
+    assert list(scored.marker.color) == [charts.BAND_COLORS["red"], charts.BAND_COLORS["green"]]
+
+
+def test_cost_value_scatter_names_the_insufficient_data_group():
+    frame = accounts_frame(cost_to_serve_ttm=[100.0, 300.0, 200.0], lifetime_value=[50.0, 900.0, 400.0],
+                           band=["green", "insufficient_data", None], health=[80.0, None, None])
+    fig = charts.cost_value_scatter(frame, "EUR")
+    assert [t.name for t in fig.data] == ["green", "insufficient data", "no health"]
+    assert "health — (insufficient data)" in fig.data[1].hovertext[0]
+
+
+def test_health_movers_never_show_a_negative_zero():
+    movers = pl.DataFrame({"account_id": ["A1", "A2"], "account_name": ["Acme", "Beta"],
+                           "health_change": [-0.04, 3.26]})
+    fig = charts.health_movers_figure(movers)
+    assert list(fig.data[0].text) == ["0.0", "+3.3"]
+
+
+def test_percent_hovers_are_written_by_the_one_helper():
+    """Hover texts carry format_pct's text: 12.345 % → '12.3%', a cumulative −0.04 % → '0.0%' (no negative zero)."""
+    frame = accounts_frame(share_of_wallet=[0.12345, None, 0.5], revenue_ttm=[300.0, 100.0, 600.0])
+    mutual = charts.mutual_dependence_figure(frame).data[0]
+    # their share of our revenue: 300 / 1000 = 30.0 %, 600 / 1000 = 60.0 %.
+    assert mutual.hovertext[0] == "Acme<br>our share of their wallet 12.3%<br>their share of our revenue 30.0%"
+    whale = pl.DataFrame({"account_id": ["A1", "A2"], "account_name": ["Acme", "Beta"], "rank": [1, 2],
+                          "cum_accounts_pct": [50.0, 100.0], "cum_net_contribution_pct": [-0.04, 100.0]})
+    trace = charts.whale_curve_figure(whale).data[0]
+    assert [list(c) for c in trace.customdata] == [["0.0%", "0.0%"], ["50.0%", "0.0%"], ["100.0%", "100.0%"]]

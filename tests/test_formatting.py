@@ -156,3 +156,41 @@ def test_safe_text_drops_control_characters_and_caps_length():
 def test_join_names():
     assert join_names(["A", "B"]) == "A, B"
     assert join_names(list("abcdefg"), limit=3) == "a, b, c and 4 more"
+
+
+# ---------------------------------------------------------------- issue 12: one way to write money and percentages
+
+
+def test_no_negative_zero_anywhere():
+    assert format_pct(-0.04) == "0.0%"
+    assert format_pct(-0.04, signed=True) == "0.0%"
+    assert format_ratio(-0.0004) == "0.0%"
+    assert format_points(-0.01) == "0.0 pp"
+    assert format_number(-0.0) == "0.0"
+    assert format_count(-0.2) == "0"
+    assert format_money(-0.3) == "€0"
+    assert format_money(-0.3, signed=True) == "€0"
+    # A real negative keeps its sign.
+    assert format_pct(-0.06) == "-0.1%"
+    assert format_points(-1.25) == "-1.2 pp"
+
+
+def test_money_uses_the_symbol_of_eur_usd_gbp_else_the_iso_code():
+    assert format_money(1_234_567, "MXN") == "MXN 1.2 M"
+    assert format_money(-350_000, "JPY") == "-JPY 350 k"
+    assert format_money(2_000, "CAD") == "CAD 2.0 k"
+    assert currency_symbol("usd") == "$" and currency_symbol("GBP") == "£"
+    assert currency_symbol("AUD") == "AUD "
+
+
+def test_money_ticks_are_k_m_bn_with_the_currency():
+    from kam_metrics.app.formatting import format_money_tick, money_ticks, nice_ticks
+
+    assert nice_ticks(-500_000, 1_200_000) == ([-500_000.0, 0.0, 500_000.0, 1_000_000.0, 1_500_000.0], 500_000.0)
+    assert money_ticks(-500_000, 1_200_000, "EUR")[1] == ["-€500 k", "€0", "€500 k", "€1 M", "€1.5 M"]
+    # A fine step keeps the decimals it needs: 1.00 M … 1.20 M in steps of 50 k.
+    assert money_ticks(1_000_000, 1_200_000, "USD")[1] == ["$1 M", "$1.05 M", "$1.1 M", "$1.15 M", "$1.2 M"]
+    assert money_ticks(0, 2_300_000_000, "MXN")[1] == [
+        "MXN 0", "MXN 500 M", "MXN 1 bn", "MXN 1.5 bn", "MXN 2 bn", "MXN 2.5 bn"]
+    assert format_money_tick(-0.4, "EUR", 1.0) == "€0"
+    assert format_money_tick(500e-3, "EUR", 0.5) == "€0.5"

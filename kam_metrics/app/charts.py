@@ -17,10 +17,12 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from kam_metrics.app.formatting import format_money, format_pct, format_ratio, safe_text
+from kam_metrics.app.formatting import format_money, format_number, format_pct, format_ratio, money_ticks, safe_text
 
-BAND_COLORS = {"green": "#16a34a", "amber": "#f59e0b", "red": "#dc2626", None: "#94a3b8"}
+INSUFFICIENT = "insufficient_data"
+BAND_COLORS = {"green": "#16a34a", "amber": "#f59e0b", "red": "#dc2626", INSUFFICIENT: "#94a3b8", None: "#94a3b8"}
 BAND_ORDER = ("green", "amber", "red")
+BAND_LABELS = {"green": "green", "amber": "amber", "red": "red", INSUFFICIENT: "insufficient data", None: "no health"}
 ACTIVITY_COLORS = {
     "exec_meeting": "#7c3aed", "qbr": "#1d4ed8", "site_visit": "#0891b2", "workshop": "#0d9488",
     "meeting": "#16a34a", "call": "#ca8a04", "email": "#94a3b8", "other": "#cbd5e1",
@@ -92,12 +94,47 @@ def _bar_height(n: int, per_bar: int = 26, minimum: int = 260, maximum: int = 14
     return max(minimum, min(maximum, 90 + per_bar * n))
 
 
-def _money_axis(fig: go.Figure, currency: str, axis: str = "x", **kwargs) -> None:
-    from kam_metrics.app.formatting import currency_symbol
+def _axis_extent(fig: go.Figure, axis: str) -> tuple[float, float]:
+    """The smallest and largest value the figure's traces put on a numeric axis ("x", or the primary "y"), 0 included;
+    stacked bars count their stack's sums."""
+    stacked = fig.layout.barmode in ("stack", "relative")
+    low = high = 0.0
+    above: dict[Any, float] = {}
+    below: dict[Any, float] = {}
+    for trace in fig.data:
+        if axis == "y" and getattr(trace, "yaxis", None) not in (None, "y"):
+            continue
+        if trace.type == "bar":
+            horizontal = trace.orientation == "h"
+            if (axis == "x") != horizontal:
+                continue
+            values = list((trace.x if horizontal else trace.y) or [])
+            categories = list((trace.y if horizontal else trace.x) or range(len(values)))
+            for category, value in zip(categories, values):
+                if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                    continue
+                if stacked:
+                    bucket = above if value >= 0 else below
+                    bucket[category] = bucket.get(category, 0.0) + value
+                else:
+                    low, high = min(low, value), max(high, value)
+        elif trace.type == "scatter":
+            for value in (trace.x if axis == "x" else trace.y) or []:
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                    low, high = min(low, value), max(high, value)
+    if above:
+        high = max(high, max(above.values()))
+    if below:
+        low = min(low, min(below.values()))
+    return low, high
 
-    sym = currency_symbol(currency).strip()
-    update = dict(tickprefix=sym if len(sym) == 1 else "", ticksuffix="" if len(sym) == 1 else f" {sym}",
-                  tickformat="~s", **kwargs)
+
+def _money_axis(fig: go.Figure, currency: str, axis: str = "x", **kwargs) -> None:
+    """A money axis in the reporting currency: round ticks labelled in k / M / bn ('€500 k', 'MXN 1.5 M'), never
+    Plotly's SI prefixes (m is milli, G giga). The ticks cover the given range, else the traces' values."""
+    low, high = kwargs["range"] if kwargs.get("range") else _axis_extent(fig, axis)
+    values, labels = money_ticks(low, high, currency)
+    update = dict(tickmode="array", tickvals=values, ticktext=labels, tickprefix="", ticksuffix="", **kwargs)
     if axis == "x":
         fig.update_xaxes(**update)
     elif fig._has_subplots():
@@ -109,23 +146,43 @@ def _money_axis(fig: go.Figure, currency: str, axis: str = "x", **kwargs) -> Non
 # ---------------------------------------------------------------- Home / health
 
 
-def health_bands_figure(accounts: pl.DataFrame, green_min: float = 70.0, amber_min: float = 40.0) -> go.Figure:
-    """Health of each account as a bar coloured by its band (METRICS.md: health, band), lowest at the bottom."""
+def health_bands_figure(accounts: pl.DataFrame, green_min: float = 70.0, amber_min: float = 40.0,
+                        missing: str | None = None, min_coverage_pct: float = 50.0) -> go.Figure:
+    """Health of each account as a bar coloured by its band (METRICS.md: health, band), lowest at the bottom; accounts
+    with too little data for a score (band insufficient_data) form a grey group beneath, with their coverage.
+
+    missing: what the export lacks that would give them a score ("activities.csv, contacts.csv"), for the hover.
+    """
     if not _has(accounts, "account_id", "health"):
         return empty_figure("No account has a health score yet.")
-    data = accounts.filter(pl.col("health").is_not_null()).sort("health")
-    if data.is_empty():
+    bands_all = accounts["band"] if "band" in accounts.columns else pl.Series([None] * accounts.height)
+    scored = accounts.filter(pl.col("health").is_not_null() & (bands_all != INSUFFICIENT).fill_null(True)).sort("health")
+    grey = accounts.filter(bands_all == INSUFFICIENT) if "band" in accounts.columns else accounts.clear()
+    if scored.is_empty() and grey.is_empty():
         return empty_figure("No account has a health score yet.")
-    labels = account_labels(data)
-    bands = data["band"].to_list() if "band" in data.columns else [None] * data.height
-    fig = _base(height=_bar_height(data.height, 22))
-    fig.add_trace(go.Bar(
-        x=data["health"].to_list(), y=labels, orientation="h",
-        marker_color=[BAND_COLORS.get(b, BAND_COLORS[None]) for b in bands], width=0.7 if data.height > 3 else 0.4,
-        customdata=data["account_id"].to_list(),
-        text=[f"{h:.0f}" for h in data["health"].to_list()], textposition="outside",
-        hovertemplate="%{y}<br>health %{x:.1f}<extra></extra>",
-    ))
+    fig = _base(height=_bar_height(scored.height + grey.height, 22))
+    if not grey.is_empty():
+        coverage = (grey["health_coverage_pct"].to_list() if "health_coverage_pct" in grey.columns
+                    else [None] * grey.height)
+        need = f"<br>needs {plot_text(missing, 200)}" if missing else ""
+        fig.add_trace(go.Bar(
+            x=[0.0] * grey.height, y=account_labels(grey), orientation="h", name=BAND_LABELS[INSUFFICIENT],
+            marker_color=BAND_COLORS[INSUFFICIENT], customdata=grey["account_id"].to_list(),
+            text=[f"insufficient data (coverage {format_pct(c, decimals=0)})" for c in coverage],
+            textposition="outside", textfont=dict(color=MUTED),
+            hovertext=[f"insufficient data: a health score needs {format_pct(min_coverage_pct, decimals=0)} coverage, has "
+                       f"{format_pct(c, decimals=0)}{need}" for c in coverage],
+            hovertemplate="%{y}<br>%{hovertext}<extra></extra>",
+        ))
+    if not scored.is_empty():
+        bands = scored["band"].to_list() if "band" in scored.columns else [None] * scored.height
+        fig.add_trace(go.Bar(
+            x=scored["health"].to_list(), y=account_labels(scored), orientation="h", name="health",
+            marker_color=[BAND_COLORS.get(b, BAND_COLORS[None]) for b in bands],
+            width=0.7 if scored.height > 3 else 0.4, customdata=scored["account_id"].to_list(),
+            text=[format_number(h, decimals=0) for h in scored["health"].to_list()], textposition="outside",
+            hovertemplate="%{y}<br>health %{x:.1f}<extra></extra>",
+        ))
     for threshold, color in ((amber_min, BAND_COLORS["amber"]), (green_min, BAND_COLORS["green"])):
         fig.add_vline(x=threshold, line_dash="dot", line_color=color)
     fig.update_xaxes(range=[0, 108], title="health (0–100)")
@@ -146,8 +203,8 @@ def health_movers_figure(movers: pl.DataFrame) -> go.Figure:
     fig.add_trace(go.Bar(
         x=changes, y=account_labels(data), orientation="h",
         marker_color=[BAND_COLORS["green"] if c >= 0 else BAND_COLORS["red"] for c in changes],
-        width=0.7 if data.height > 3 else 0.4, text=[f"{c:+.1f}" for c in changes], textposition="outside", customdata=data["account_id"].to_list(),
-        hovertemplate="%{y}<br>health change %{x:+.1f}<extra></extra>",
+        width=0.7 if data.height > 3 else 0.4, text=[format_number(c, signed=True) for c in changes], textposition="outside", customdata=data["account_id"].to_list(),
+        hovertemplate="%{y}<br>health change %{text}<extra></extra>",
     ))
     fig.add_vline(x=0, line_color=MUTED)
     span = max(abs(c) for c in changes) or 1
@@ -174,7 +231,7 @@ def health_movement_waterfall(movement: pl.DataFrame, title: str | None = None) 
         x=["Health before", *names, "Health now"],
         y=[start, *changes, end],
         measure=["absolute", *["relative"] * len(changes), "total"],
-        text=[f"{start:.1f}", *[f"{c:+.1f}" for c in changes], f"{end:.1f}"], textposition="outside",
+        text=[format_number(start), *[format_number(c, signed=True) for c in changes], format_number(end)], textposition="outside",
         increasing=dict(marker_color=BAND_COLORS["green"]), decreasing=dict(marker_color=BAND_COLORS["red"]),
         totals=dict(marker_color=ACCENT), connector=dict(line=dict(color="#cbd5e1")),
         hovertemplate="%{x}: %{text}<extra></extra>",
@@ -365,6 +422,38 @@ def share_of_wallet_figure(accounts: pl.DataFrame, currency: str = "EUR") -> go.
     return fig
 
 
+def pipeline_headroom_figure(accounts: pl.DataFrame, currency: str = "EUR") -> go.Figure:
+    """Open pipeline against wallet headroom per account; the label is pipeline_to_headroom (METRICS.md: open_pipeline,
+    wallet_headroom, pipeline_to_headroom). Accounts without an estimate or a pipeline are left out."""
+    if not _has(accounts, "account_id", "open_pipeline", "wallet_headroom"):
+        return empty_figure("No open pipeline or wallet headroom to compare.")
+    data = accounts.filter(pl.col("open_pipeline").is_not_null() | pl.col("wallet_headroom").is_not_null())
+    if data.is_empty():
+        return empty_figure("No account has an open pipeline or a wallet estimate.")
+    data = data.sort(pl.col("wallet_headroom").fill_null(0.0) + pl.col("open_pipeline").fill_null(0.0))
+    labels = account_labels(data)
+    headroom = data["wallet_headroom"].to_list()
+    pipeline = data["open_pipeline"].to_list()
+    ratios = (data["pipeline_to_headroom"].to_list() if "pipeline_to_headroom" in data.columns
+              else [None] * data.height)
+    fig = _base(height=_bar_height(data.height, 30))
+    fig.add_trace(go.Bar(
+        x=[h or 0.0 for h in headroom], y=labels, orientation="h", name="wallet headroom", marker_color="#cbd5e1",
+        customdata=[format_money(h, currency) for h in headroom],
+        hovertemplate="%{y}<br>headroom %{customdata}<extra></extra>",
+    ))
+    fig.add_trace(go.Bar(
+        x=[p or 0.0 for p in pipeline], y=labels, orientation="h", name="open pipeline", marker_color=ACCENT,
+        customdata=[f"{format_money(p, currency)} · {format_ratio(r)} of headroom" for p, r in zip(pipeline, ratios)],
+        text=[format_ratio(r) if r is not None else "" for r in ratios], textposition="outside",
+        hovertemplate="%{y}<br>open pipeline %{customdata}<extra></extra>",
+    ))
+    fig.update_layout(barmode="group")
+    _money_axis(fig, currency, "x", title="open pipeline against wallet headroom (label: pipeline / headroom)")
+    fig.update_yaxes(type="category")
+    return fig
+
+
 def wallet_trend_figure(wallet_by_year: pl.DataFrame, accounts: pl.DataFrame | None = None) -> go.Figure:
     """Share of wallet per account by year (METRICS.md: share_of_wallet)."""
     if not _has(wallet_by_year, "account_id", "year", "share_of_wallet"):
@@ -381,7 +470,8 @@ def wallet_trend_figure(wallet_by_year: pl.DataFrame, accounts: pl.DataFrame | N
         label = names.get(account_id, plot_text(account_id))
         fig.add_trace(go.Scatter(
             x=part["year"].to_list(), y=[v * 100 for v in part["share_of_wallet"].to_list()], mode="lines+markers",
-            name=label, meta=[label], hovertemplate="%{meta[0]}<br>%{x}: %{y:.1f}% of wallet<extra></extra>",
+            name=label, meta=[label], customdata=[format_ratio(v) for v in part["share_of_wallet"].to_list()],
+            hovertemplate="%{meta[0]}<br>%{x}: %{customdata} of wallet<extra></extra>",
         ))
     fig.update_xaxes(dtick=1, title="year")
     fig.update_yaxes(title="share of wallet (%)", ticksuffix="%", rangemode="tozero")
@@ -450,12 +540,14 @@ def mutual_dependence_figure(accounts: pl.DataFrame, wallet_full_share: float = 
     key = data["is_key_account"].to_list() if "is_key_account" in data.columns else [True] * data.height
     fig = _base(height=440)
     fig.add_trace(go.Scatter(
-        x=x, y=y, mode="markers+text", text=[l if k else "" for l, k in zip(labels, key)], hovertext=labels,
+        x=x, y=y, mode="markers+text", text=[l if k else "" for l, k in zip(labels, key)],
+        hovertext=[f"{l}<br>our share of their wallet {format_pct(a)}<br>their share of our revenue {format_pct(b)}"
+                   for l, a, b in zip(labels, x, y)],
         textposition="top center", textfont=dict(size=10),
         marker=dict(size=12, color=[BAND_COLORS.get(b, BAND_COLORS[None]) for b in bands],
                     line=dict(width=1, color="white")),
         customdata=data["account_id"].to_list(),
-        hovertemplate="%{hovertext}<br>our share of their wallet %{x:.1f}%<br>their share of our revenue %{y:.1f}%<extra></extra>",
+        hovertemplate="%{hovertext}<extra></extra>",
     ))
     even = 100 / max(account_count or accounts.height, 1)
     fig.add_vline(x=wallet_full_share * 100, line_dash="dot", line_color=MUTED)
@@ -497,15 +589,15 @@ def pareto_figure(accounts: pl.DataFrame, currency: str = "EUR", value: str = "r
     ), secondary_y=False)
     fig.add_trace(go.Scatter(
         x=ranks, y=cumulative, name="cumulative share of all revenue", mode="lines+markers",
-        line=dict(color=BAND_COLORS["amber"]), customdata=labels,
-        hovertemplate="top %{x} (to %{customdata}): %{y:.1f}%<extra></extra>",
+        line=dict(color=BAND_COLORS["amber"]), customdata=[[l, format_pct(c)] for l, c in zip(labels, cumulative)],
+        hovertemplate="top %{x} (to %{customdata[0]}): %{customdata[1]}<extra></extra>",
     ), secondary_y=True)
     fig.add_hline(y=80, line_dash="dot", line_color=MUTED, secondary_y=True)
     _style(fig, height=380)
     _money_axis(fig, currency, "y")
     fig.update_yaxes(title="cumulative share (%)", range=[0, 105], ticksuffix="%", secondary_y=True, tickformat="",
                      tickmode="linear", tick0=0, dtick=20, showgrid=False)
-    fig.update_xaxes(title="accounts ranked by revenue TTM")
+    fig.update_xaxes(title="accounts ranked by revenue TTM", dtick=1 if len(ranks) <= 15 else None)
     return fig
 
 
@@ -536,18 +628,19 @@ def cost_value_scatter(accounts: pl.DataFrame, currency: str = "EUR") -> go.Figu
     hover = [
         f"{label}<br>revenue TTM {format_money(r, currency)}<br>cost to serve {format_money(c, currency)}"
         f" ({format_pct(cp)} of revenue)<br>net contribution {format_money(n, currency)}"
-        f"<br>lifetime value {format_money(l, currency)}<br>health {'—' if h is None else f'{h:.0f}'}"
-        for label, r, c, cp, n, l, h in zip(labels, revenue, cost, columns["cost_to_serve_pct"],
-                                             columns["net_contribution_ttm"], value, columns["health"])
+        f"<br>lifetime value {format_money(l, currency)}<br>health {format_number(h, decimals=0)}"
+        f"{' (insufficient data)' if band == INSUFFICIENT else ''}"
+        for label, r, c, cp, n, l, h, band in zip(labels, revenue, cost, columns["cost_to_serve_pct"],
+                                                   columns["net_contribution_ttm"], value, columns["health"], bands)
     ]
     fig = _base(height=480)
-    for band in (*BAND_ORDER, None):
-        idx = [i for i, b in enumerate(bands) if (b if b in BAND_ORDER else None) == band]
+    for band in (*BAND_ORDER, INSUFFICIENT, None):
+        idx = [i for i, b in enumerate(bands) if (b if b in BAND_COLORS else None) == band]
         if not idx:
             continue
         fig.add_trace(go.Scatter(
             x=[cost[i] for i in idx], y=[value[i] for i in idx],
-            mode="markers", name=band or "no health",
+            mode="markers", name=BAND_LABELS[band],
             marker=dict(size=[sizes[i] for i in idx], color=BAND_COLORS[band], opacity=0.75,
                         line=dict(width=1, color="white")),
             text=[labels[i] for i in idx], customdata=[account_ids[i] for i in idx],
@@ -578,7 +671,8 @@ def whale_curve_figure(whale: pl.DataFrame, concentration: Mapping[str, Any] | N
     fig = _base(height=400)
     fig.add_trace(go.Scatter(
         x=x, y=y, mode="lines+markers", line=dict(color=ACCENT, width=2), marker=dict(size=5),
-        text=labels, hovertemplate="%{text}<br>%{x:.1f}% of accounts → %{y:.1f}% of net contribution<extra></extra>",
+        text=labels, customdata=[[format_pct(a), format_pct(b)] for a, b in zip(x, y)],
+        hovertemplate="%{text}<br>%{customdata[0]} of accounts → %{customdata[1]} of net contribution<extra></extra>",
         name="whale curve",
     ))
     fig.add_hline(y=100, line_dash="dot", line_color=MUTED, annotation_text="100% = total net contribution",
@@ -588,7 +682,7 @@ def whale_curve_figure(whale: pl.DataFrame, concentration: Mapping[str, Any] | N
         peak = max(v for v in y if v is not None)
     if peak is not None:
         i = max(range(len(y)), key=lambda k: (y[k] if y[k] is not None else -math.inf))
-        fig.add_annotation(x=x[i], y=y[i], text=f"peak {peak:.0f}%", showarrow=True, arrowhead=2, ay=-30)
+        fig.add_annotation(x=x[i], y=y[i], text=f"peak {format_pct(peak, decimals=0)}", showarrow=True, arrowhead=2, ay=-30)
     fig.update_xaxes(title="accounts, most profitable first (cumulative %)", ticksuffix="%", range=[0, 101])
     fig.update_yaxes(title="cumulative net contribution (% of total)", ticksuffix="%")
     fig.update_layout(showlegend=False)
@@ -657,14 +751,15 @@ def goal_progress_figure(goals: pl.DataFrame) -> go.Figure:
     fig.add_trace(go.Bar(
         x=[p if p is not None else 0 for p in progress], y=titles, orientation="h", name="progress", width=0.6,
         marker_color=[STATUS_COLORS.get(s, STATUS_COLORS[None]) for s in status],
-        text=[f"{'—' if p is None else f'{p:.0f}%'} · {(s or 'no status').replace('_', ' ')}"
+        text=[f"{format_pct(p, decimals=0)} · {(s or 'no status').replace('_', ' ')}"
               for p, s in zip(progress, status)],
         textposition="outside", hovertemplate="%{y}<br>progress %{text}<extra></extra>",
     ))
     fig.add_trace(go.Scatter(
         x=expected, y=titles, mode="markers", name="expected by now",
         marker=dict(symbol="line-ns", size=22, line=dict(width=3, color="#0f172a")),
-        hovertemplate="%{y}<br>expected by now %{x:.0f}%<extra></extra>",
+        customdata=[format_pct(e, decimals=0) for e in expected],
+        hovertemplate="%{y}<br>expected by now %{customdata}<extra></extra>",
     ))
     top = max([100.0] + [p for p in progress if p is not None])
     low = min([0.0] + [p for p in progress if p is not None])

@@ -19,24 +19,23 @@ from kam_metrics.csv_export import csv_safe_cell  # one escaping rule for the ap
 
 MISSING = "—"
 
-CURRENCY_SYMBOLS = {
-    "EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CNY": "¥", "INR": "₹", "KRW": "₩", "CHF": "CHF ",
-    "SEK": "SEK ", "NOK": "NOK ", "DKK": "DKK ", "PLN": "PLN ", "CZK": "CZK ", "AUD": "A$", "CAD": "C$",
-    "NZD": "NZ$", "BRL": "R$", "MXN": "MX$", "ZAR": "R ", "SGD": "S$", "HKD": "HK$",
-}
+# The only symbols written; every other currency is written with its ISO code ("MXN 1.2 M"), because "$" or
+# "¥" alone would not say which dollar or yen it is.
+CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
 
 # METRICS.md keys that hold money (in the reporting currency).
 MONEY_KEYS = frozenset({
     "revenue_ttm", "revenue_prior_ttm", "wallet_current", "wallet_headroom", "gross_margin_ttm",
     "cost_to_serve_ttm", "net_contribution_ttm", "value_to_date", "lifetime_value", "cost_ttm",
-    "wallet_amount", "revenue", "amount", "key_revenue_ttm",
+    "wallet_amount", "revenue", "amount", "key_revenue_ttm", "open_pipeline", "key_open_pipeline",
 })
 # Keys that are ratios (0.25 means 25 %) and are shown as percentages.
-RATIO_KEYS = frozenset({"share_of_wallet", "progress", "expected", "action_completion"})
+RATIO_KEYS = frozenset({"share_of_wallet", "progress", "expected", "action_completion", "win_rate_365d",
+                        "pipeline_to_headroom"})
 # Keys that are counts.
 COUNT_KEYS = frozenset({
     "key_account_count", "touches_90d", "engaged_contacts_90d", "green_count", "amber_count", "red_count",
-    "days_since_last_touch", "accounts", "touches",
+    "days_since_last_touch", "accounts", "touches", "insufficient_data_count",
 })
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:=])")
@@ -51,7 +50,7 @@ def _is_missing(value: Any) -> bool:
 
 
 def currency_symbol(currency: str | None) -> str:
-    """The symbol written before an amount: € for EUR, else the ISO code and a space."""
+    """The symbol written before an amount: € for EUR, $ for USD, £ for GBP, else the ISO code and a space."""
     code = (currency or "").upper()
     return CURRENCY_SYMBOLS.get(code, f"{code} " if code else "")
 
@@ -61,25 +60,85 @@ def format_money(value: float | None, currency: str = "EUR", *, compact: bool = 
     if _is_missing(value):
         return MISSING
     value = float(value)
-    sign = "-" if value < 0 else ("+" if signed and value > 0 else "")
     amount = abs(value)
     symbol = currency_symbol(currency)
     if not compact:
-        return f"{sign}{symbol}{amount:,.0f}"
-    for threshold, suffix in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):
-        if amount >= threshold * 0.9995:
-            scaled = amount / threshold
-            text = f"{scaled:.1f}" if scaled < 100 else f"{scaled:.0f}"
-            return f"{sign}{symbol}{text}{suffix}"
-    return f"{sign}{symbol}{amount:.0f}"
+        text, suffix = f"{amount:,.0f}", ""
+    else:
+        text, suffix = f"{amount:.0f}", ""
+        for threshold, unit in _MONEY_UNITS:
+            if amount >= threshold * 0.9995:
+                scaled = amount / threshold
+                text, suffix = (f"{scaled:.1f}" if scaled < 100 else f"{scaled:.0f}"), unit
+                break
+    return f"{_sign(value, text, signed)}{symbol}{text}{suffix}"
+
+
+_MONEY_UNITS = ((1e9, " bn"), (1e6, " M"), (1e3, " k"))
+
+
+def _sign(value: float, text: str, signed: bool) -> str:
+    """The sign written before a rounded figure: none when it rounds to zero (no "-0.0%", no "+€0")."""
+    if not any(ch in "123456789" for ch in text):
+        return ""
+    return "-" if value < 0 else ("+" if signed and value > 0 else "")
+
+
+def _fixed(value: float, decimals: int, signed: bool = False, thousands: bool = False) -> str:
+    """A number with `decimals` decimals, its sign first (+ when signed), never a negative zero."""
+    value = float(value)
+    text = f"{abs(value):,.{decimals}f}" if thousands else f"{abs(value):.{decimals}f}"
+    return _sign(value, text, signed) + text
+
+
+def format_money_tick(value: float, currency: str = "EUR", step: float | None = None) -> str:
+    """An axis tick of money in k / M / bn ('€500 k', '-€1.5 M', 'MXN 2 bn'), with as many decimals as the
+    step between ticks needs; never Plotly's SI prefixes (m for milli, G for giga)."""
+    value = float(value)
+    amount = abs(value)
+    threshold, unit = next(((t, u) for t, u in _MONEY_UNITS if amount >= t * 0.9995), (1.0, ""))
+    decimals = 0
+    if step:
+        scaled_step = abs(step) / threshold
+        while decimals < 3 and abs(round(scaled_step, decimals) - scaled_step) > 1e-9 * max(1.0, scaled_step):
+            decimals += 1
+    text = f"{amount / threshold:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if not any(ch in "123456789" for ch in text):
+        text, unit = "0", ""
+    return f"{_sign(value, text, False)}{currency_symbol(currency)}{text}{unit}"
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> tuple[list[float], float]:
+    """About `count` round tick values (steps of 1, 2 or 5 × 10^n) covering low..high, and the step."""
+    low, high = float(min(low, high)), float(max(low, high))
+    if high - low <= 0:
+        high = low + (abs(low) or 1.0)
+    raw = (high - low) / max(count, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw * 0.999)
+    first = math.floor(low / step + 1e-9) * step
+    ticks, tick = [], first
+    while tick <= high + step * 1e-9:
+        ticks.append(round(tick, 10) + 0.0)
+        tick += step
+    if ticks and ticks[-1] < high - step * 1e-9:
+        ticks.append(round(ticks[-1] + step, 10))
+    return ticks, step
+
+
+def money_ticks(low: float, high: float, currency: str = "EUR", count: int = 5) -> tuple[list[float], list[str]]:
+    """Tick values and their labels for a money axis from low to high: round steps, labels in k / M / bn."""
+    values, step = nice_ticks(low, high, count)
+    return values, [format_money_tick(v, currency, step) for v in values]
 
 
 def format_pct(value: float | None, *, signed: bool = False, decimals: int = 1) -> str:
     """A percentage given in percent (25.0 → '25.0%')."""
     if _is_missing(value):
         return MISSING
-    text = f"{float(value):+.{decimals}f}" if signed else f"{float(value):.{decimals}f}"
-    return f"{text}%"
+    return f"{_fixed(value, decimals, signed)}%"
 
 
 def format_ratio(value: float | None, *, signed: bool = False, decimals: int = 1) -> str:
@@ -93,21 +152,21 @@ def format_points(value: float | None, *, decimals: int = 1) -> str:
     """A change of a percentage, in percentage points ('+1.5 pp')."""
     if _is_missing(value):
         return MISSING
-    return f"{float(value):+.{decimals}f} pp"
+    return f"{_fixed(value, decimals, True)} pp"
 
 
 def format_number(value: float | None, *, decimals: int = 1, signed: bool = False) -> str:
     """A plain number with thousands separators ('1,234.5')."""
     if _is_missing(value):
         return MISSING
-    return f"{float(value):+,.{decimals}f}" if signed else f"{float(value):,.{decimals}f}"
+    return _fixed(value, decimals, signed, thousands=True)
 
 
 def format_count(value: float | None, *, signed: bool = False) -> str:
     """A whole count ('12')."""
     if _is_missing(value):
         return MISSING
-    return f"{round(float(value)):+,d}" if signed else f"{round(float(value)):,d}"
+    return _fixed(round(float(value)), 0, signed, thousands=True)
 
 
 def format_date(value: date | datetime | None) -> str:

@@ -33,6 +33,8 @@ from kam_metrics.app.formatting import escape_markdown
 from kam_metrics.filters import Filters
 from kam_metrics.load import warehouse
 from kam_metrics.metrics import queries
+from kam_metrics.metrics.presence import Presence
+from kam_metrics.metrics.presence import presence as read_presence
 from kam_metrics.settings import (
     DEFAULT_REPORTING_CURRENCY, Settings, SettingsError, load_settings, resolve_data_dir, settings_toml,
 )
@@ -125,6 +127,16 @@ def _cached_call(snapshot_path: str, function_name: str, args: tuple, kwargs: tu
         cursor.close()
 
 
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=16)
+def _cached_presence(snapshot_path: str) -> Presence:
+    """What the snapshot's export carried (kam_metrics.metrics.presence), once per snapshot."""
+    cursor = snapshot_connection(snapshot_path).cursor()
+    try:
+        return read_presence(cursor)
+    finally:
+        cursor.close()
+
+
 @dataclass(frozen=True)
 class View:
     """What a page shows: the snapshot, the as_of date, the account filters and the settings."""
@@ -144,6 +156,15 @@ class View:
     def has(self, table: str) -> bool:
         """Whether the loaded export contained this contract table."""
         return table in self.status.present_tables
+
+    @property
+    def presence(self) -> Presence:
+        """The tables and columns the export carried (metrics.presence), read once per snapshot and cached."""
+        return _cached_presence(self.snapshot_path)
+
+    def missing(self, table: str, column: str | None = None) -> str | None:
+        """What would turn a figure on: "reviews.csv" or "accounts.executive_sponsor"; None when present."""
+        return self.presence.missing(table, column)
 
     def metric(self, function: Callable[..., _R], *, as_of: date | None = None, filters: Filters | None = None,
                **kwargs) -> _R:

@@ -107,8 +107,16 @@ def kpi_tiles(kpis: Sequence[Kpi], columns: int = 4) -> None:
 
 
 def kpi(key: str, label: str, value: Any, currency: str, *, change: Any = None, extra_help: str | None = None,
-        delta_color: str = "normal", description: str | None = None) -> Kpi:
-    """A KPI tile for a METRICS.md key, its value written the way the key asks and its change as the delta."""
+        delta_color: str = "normal", description: str | None = None, absent: str | None = None) -> Kpi:
+    """A KPI tile for a METRICS.md key, its value written the way the key asks and its change as the delta.
+
+    absent: what the export lacks for this figure ("needs reviews.csv"): the tile then shows "—" and says so
+    underneath, whatever value it was given (absent is not zero: METRICS.md "Data that is not there").
+    """
+    if absent:
+        return Kpi(key=key, label=label, value=formatting.MISSING, delta=None,
+                   help=metric_help(key, f"Not in this export: {absent.removeprefix('needs ')}."),
+                   delta_color="off", delta_description=absent)
     delta: Any = format_metric_delta(key, change, currency) if change is not None else None
     if isinstance(delta, str) and not any(ch in "123456789" for ch in delta):
         delta = 0  # no change at the precision shown: grey, no arrow
@@ -155,7 +163,12 @@ def _column_config(frame: pl.DataFrame, currency: str, labels: dict[str, str] | 
     for name, dtype in frame.schema.items():
         label = (labels or {}).get(name) or column_label(name)
         kind = metric_kind(name)
-        if dtype == pl.Boolean:
+        if name == "band" and isinstance(dtype, pl.List):
+            config[name] = st.column_config.MultiselectColumn(
+                label, options=list(BAND_TAG_COLORS), color=list(BAND_TAG_COLORS.values()),
+                format_func=lambda band: str(band).replace("_", " "),
+                help="Health band; grey = insufficient data: too few of the health inputs in the export for a score.")
+        elif dtype == pl.Boolean:
             config[name] = st.column_config.CheckboxColumn(label)
         elif dtype.is_numeric():
             if kind == "money":
@@ -175,6 +188,29 @@ def _column_config(frame: pl.DataFrame, currency: str, labels: dict[str, str] | 
         else:
             config[name] = st.column_config.TextColumn(label)
     return config
+
+
+# Health bands as coloured tags in tables (charts.BAND_COLORS): insufficient data is grey, never red.
+BAND_TAG_COLORS = {"green": "#16a34a", "amber": "#f59e0b", "red": "#dc2626", "insufficient_data": "#94a3b8"}
+
+
+def band_tags(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with its band column as a one-tag list (drawn as a coloured tag on screen; null stays empty)."""
+    if "band" not in frame.columns or frame.schema["band"] != pl.String:
+        return frame
+    return frame.with_columns(pl.concat_list(pl.col("band")).list.drop_nulls().alias("band"))
+
+
+def rounded_for_screen(frame: pl.DataFrame) -> pl.DataFrame:
+    """Float columns rounded to the decimals the table shows (money 0, others 1), with no negative zero
+    (-0.04 % is shown as 0.0 %, not -0.0 %). Only the screen's copy: the CSV keeps every digit."""
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if dtype.is_float():
+            decimals = 0 if metric_kind(name) == "money" else 1
+            rounded = pl.col(name).round(decimals)
+            exprs.append(pl.when(rounded == 0).then(pl.lit(0.0, dtype=dtype)).otherwise(rounded).alias(name))
+    return frame.with_columns(exprs) if exprs else frame
 
 
 def display_frame(frame: pl.DataFrame) -> pl.DataFrame:
@@ -198,7 +234,8 @@ def table(frame: pl.DataFrame, *, key: str, currency: str = "EUR", file_name: st
     """A table with a CSV download (all rows); with link_accounts, selecting a row opens that account's page."""
     exported = display_frame(frame)
     # On screen, CRM text loses control and bidi-override characters; the CSV keeps the data as loaded.
-    shown = formatting.safe_text_columns(exported.head(max_rows) if max_rows is not None else exported)
+    shown = band_tags(rounded_for_screen(formatting.safe_text_columns(
+        exported.head(max_rows) if max_rows is not None else exported)))
     config = _column_config(shown, currency, labels)
     for name in hide:
         if name in config:

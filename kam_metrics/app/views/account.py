@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from kam_metrics import metrics
-from kam_metrics.app import formatting
+from kam_metrics.app import absence, formatting
 from kam_metrics.app.frame import QP_ACCOUNT, View
 from kam_metrics.app.subsets import pick, rows_for
 from kam_metrics.app.widgets import Kpi, account_choices, kpi, md, metric_help
@@ -77,29 +77,81 @@ def account_flags(row: dict, settings: Settings, present: Iterable[str] = ("cont
     return flags
 
 
+INSUFFICIENT = "insufficient_data"
+
+
+def health_missing_text(view: View) -> str | None:
+    """What the export lacks for a full health score ('needs activities.csv, contacts.csv'), None when nothing."""
+    return absence.needs_text(absence.health_missing(view.presence))
+
+
+def band_badge(view: View, row: dict) -> str | None:
+    """The heading's band badge in Markdown: coloured by band, grey with the coverage and what is missing when
+    the account has insufficient data for a score (None when there is no band)."""
+    band = row.get("band")
+    if band is None:
+        return None
+    if band == INSUFFICIENT:
+        minimum = getattr(view.settings, "min_health_coverage_pct", 50.0)
+        missing = health_missing_text(view)
+        return (f":gray-badge[insufficient data] health coverage "
+                f"{md(formatting.format_pct(row.get('health_coverage_pct'), decimals=0))} (a score needs "
+                f"{md(formatting.format_pct(minimum, decimals=0))})" + (f" · {md(missing)}" if missing else ""))
+    color = {"green": "green", "amber": "orange", "red": "red"}.get(band, "gray")
+    return f":{color}-badge[{md(band)} band] health {md(formatting.format_number(row.get('health'), decimals=0))}"
+
+
+def _absent(view: View, key: str) -> str | None:
+    return absence.account_key_missing(view.presence, key)
+
+
 def account_tiles(view: View, row: dict) -> list[Kpi]:
-    """The account's headline figures."""
+    """The account's headline figures; a figure whose inputs the export lacks shows "—" and what would turn it on."""
     cur = view.currency
     band = row.get("band")
-    return [
-        kpi("health", "Health", row.get("health"), cur, description=f"{band} band" if band else "no score",
-            delta_color="off"),
+    if band == INSUFFICIENT:
+        health_note = "insufficient data" + (f": {health_missing_text(view)}" if health_missing_text(view) else "")
+    else:
+        health_note = f"{band} band" if band else "no score"
+    tiles = [
+        kpi("health", "Health", row.get("health"), cur, description=health_note, delta_color="off"),
         kpi("revenue_ttm", "Revenue TTM", row.get("revenue_ttm"), cur,
             description=f"{formatting.format_pct(row.get('revenue_growth_pct'), signed=True)} vs prior TTM"),
         kpi("share_of_wallet", "Share of wallet", row.get("share_of_wallet"), cur,
-            description=f"headroom {formatting.format_money(row.get('wallet_headroom'), cur)}"),
+            description=f"headroom {formatting.format_money(row.get('wallet_headroom'), cur)}",
+            absent=_absent(view, "share_of_wallet")),
         kpi("net_contribution_ttm", "Net contribution TTM", row.get("net_contribution_ttm"), cur,
             description=f"net margin {formatting.format_pct(row.get('net_margin_pct'))}"),
         kpi("lifetime_value", "Lifetime value", row.get("lifetime_value"), cur),
         kpi("engaged_contacts_90d", "Engaged contacts (90 d)", row.get("engaged_contacts_90d"), cur,
-            description="C-level reached" if row.get("c_level_engaged_90d") else "no C-level contact"),
-        kpi("days_since_last_touch", "Days since last touch", row.get("days_since_last_touch"), cur),
+            description="C-level reached" if row.get("c_level_engaged_90d") else "no C-level contact",
+            absent=_absent(view, "engaged_contacts_90d")),
+        kpi("days_since_last_touch", "Days since last touch", row.get("days_since_last_touch"), cur,
+            absent=_absent(view, "days_since_last_touch")),
         Kpi("cadence_status", "Plan cadence",
             (row.get("cadence_status") or "—").replace("_", " ") if view.has("reviews") else "—",
             help=metric_help("cadence_status"),
             delta_description=None if view.has("reviews") else "needs reviews.csv") if row.get("is_key_account") else
-        kpi("nps_365d", "NPS (365 d)", row.get("nps_365d"), cur),
+        kpi("nps_365d", "NPS (365 d)", row.get("nps_365d"), cur, absent=_absent(view, "nps_365d")),
     ]
+    # The account's open pipeline (METRICS.md open_pipeline, pipeline_to_headroom), once account_metrics carries it.
+    if "open_pipeline" in row:
+        ratio = row.get("pipeline_to_headroom")
+        tiles.append(kpi("open_pipeline", "Open pipeline", row.get("open_pipeline"), cur,
+                         description=(f"{formatting.format_ratio(ratio)} of wallet headroom" if ratio is not None
+                                      else None),
+                         absent=_absent(view, "open_pipeline")))
+    return tiles
+
+
+# TODO(issue 12, pipeline): the Account page's open deals list. The alerts helper adds a row query
+# `queries.open_deals(con, account_id, as_of)`; once it is on main, wire it here as
+#     return view.query(queries.open_deals, account_id, view.as_of)
+# (and drop this note). Until then the page shows the account's open_pipeline figure only.
+def open_deals(view: View, account_id: str) -> pl.DataFrame | None:
+    """The account's open deals at as_of (METRICS.md open_pipeline: opportunities open at as_of); None while the
+    query is not there yet."""
+    return None
 
 
 def economics_account_tiles(view: View, row: dict) -> list[Kpi]:
@@ -109,7 +161,8 @@ def economics_account_tiles(view: View, row: dict) -> list[Kpi]:
         kpi("revenue_ttm", "Revenue TTM", row.get("revenue_ttm"), cur),
         kpi("gross_margin_ttm", "Gross margin TTM", row.get("gross_margin_ttm"), cur),
         kpi("cost_to_serve_ttm", "Cost to serve TTM", row.get("cost_to_serve_ttm"), cur,
-            description=f"{formatting.format_pct(row.get('cost_to_serve_pct'))} of revenue"),
+            description=f"{formatting.format_pct(row.get('cost_to_serve_pct'))} of revenue",
+            absent=absence.cost_to_serve_missing(view.presence)),
         kpi("net_contribution_ttm", "Net contribution TTM", row.get("net_contribution_ttm"), cur),
         kpi("value_to_date", "Value to date", row.get("value_to_date"), cur),
     ]

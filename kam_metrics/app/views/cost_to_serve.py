@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from kam_metrics import metrics
-from kam_metrics.app import formatting
+from kam_metrics.app import absence, formatting
 from kam_metrics.app.frame import View
 from kam_metrics.app.subsets import first_row, ids, pick, rows_for, sort_by, with_names
 from kam_metrics.app.widgets import Kpi, kpi, metric_help
@@ -30,6 +30,18 @@ def concentration_tiles(view: View) -> list[Kpi]:
     ]
 
 
+def cost_sources_note(view: View) -> str | None:
+    """Which sources cost to serve counts, when the export lacks some (METRICS.md: it counts the sources present)."""
+    present, missing = absence.cost_sources(view.presence)
+    if not missing:
+        return None
+    if not present:
+        return ("No cost source in this export: add activities.csv, service_costs.csv or cases.csv to see cost to "
+                "serve; until then it shows —.")
+    return (f"Cost to serve counts {' and '.join(present)} only: add {' and '.join(missing)} to your export to "
+            "include them.")
+
+
 def economics_tiles(view: View, accounts: pl.DataFrame) -> list[Kpi]:
     """Portfolio economics of the accounts: revenue, cost to serve, net contribution, lifetime value, value destroyers."""
     cur = view.currency
@@ -42,7 +54,8 @@ def economics_tiles(view: View, accounts: pl.DataFrame) -> list[Kpi]:
         kpi("revenue_ttm", "Revenue TTM", total("revenue_ttm"), cur, extra_help="Σ over the accounts in the filter."),
         kpi("cost_to_serve_ttm", "Cost to serve TTM", total("cost_to_serve_ttm"), cur,
             extra_help="Σ over the accounts in the filter.",
-            description=f"{formatting.format_pct(portfolio.portfolio_cost_to_serve_pct(accounts))} of revenue"),
+            description=f"{formatting.format_pct(portfolio.portfolio_cost_to_serve_pct(accounts))} of revenue",
+            absent=absence.cost_to_serve_missing(view.presence)),
         kpi("net_contribution_ttm", "Net contribution TTM", total("net_contribution_ttm"), cur,
             extra_help="Σ over the accounts in the filter."),
         kpi("lifetime_value", "Lifetime value", total("lifetime_value"), cur, extra_help="Σ over the accounts in the filter."),

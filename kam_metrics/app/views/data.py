@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 from polars.exceptions import PanicException
 
-from kam_metrics.app import formatting
+from kam_metrics.app import absence, formatting
 from kam_metrics.app.frame import View, current_settings
 from kam_metrics.app.subsets import where
 from kam_metrics.app.widgets import md, table
@@ -38,12 +38,21 @@ def snapshot_facts(view: View) -> pl.DataFrame:
     return pl.DataFrame({"item": [f for f, _ in facts], "value": [v for _, v in facts]})
 
 
-def missing_tables(view: View) -> pl.DataFrame:
-    """Optional contract files the export lacks and what each would turn on."""
-    missing = [t for t in queries.OPTIONAL_TABLES if t not in view.status.present_tables]
-    return pl.DataFrame({"file": [f"{t}.csv" for t in missing],
-                         "turns_on": [queries.VIEW_NEEDS.get(t, "") for t in missing]},
-                        schema={"file": pl.String, "turns_on": pl.String})
+def export_gaps(view: View) -> pl.DataFrame:
+    """What the export lacks (files, then columns of the files it has) and the figures each switches off
+    (METRICS.md "Data that is not there"): those figures show "—", never 0."""
+    return absence.export_gaps(view.presence)
+
+
+def gaps_summary(gaps: pl.DataFrame) -> str:
+    """One line naming the missing files first: 'Not in this export: contacts.csv, reviews.csv; and 4 columns. …'."""
+    files = [m for m in gaps["missing"].to_list() if ".csv" in m]
+    columns = gaps.height - len(files)
+    parts = [f"Not in this export: {md(', '.join(files))}" if files else "Every file is in this export"]
+    if columns:
+        parts.append(f"and {columns} column{'s' if columns != 1 else ''} of the files it has")
+    return ("; ".join(parts) + ". The figures each one switches off show \"—\" with what would turn them on, "
+            "never 0.")
 
 
 def quarantine_filters(view: View) -> tuple[str | None, str | None]:

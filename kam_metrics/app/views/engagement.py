@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from kam_metrics.app import formatting
+from kam_metrics.app import absence, formatting
 from kam_metrics.app.frame import View
 from kam_metrics.app.subsets import pick, sort_by
 from kam_metrics.app.widgets import Kpi, kpi, metric_help
@@ -22,9 +22,12 @@ def engagement_tiles(view: View, accounts: pl.DataFrame) -> list[Kpi]:
     cur = view.currency
     if accounts.is_empty():
         return []
+    absent = {key: absence.account_key_missing(view.presence, key) for key in absence.ENGAGEMENT_NEEDS}
+    if absent["touches_90d"]:  # no activities: every engagement figure is absent, none is zero
+        return [kpi(key, label, None, cur, absent=absent[key]) for key, label in ENGAGEMENT_TILE_LABELS.items()]
     weighted = portfolio.portfolio_total(accounts, "weighted_touches_90d")
     trend = portfolio.portfolio_engagement_trend_pct(accounts)
-    return [
+    tiles = [
         kpi("touches_90d", "Touches, last 90 days", portfolio.portfolio_total(accounts, "touches_90d"), cur),
         Kpi("weighted_touches_90d", "Weighted touches, last 90 days", formatting.format_number(weighted, decimals=0),
             delta=formatting.format_pct(trend, signed=True) if trend is not None else None,
@@ -43,6 +46,15 @@ def engagement_tiles(view: View, accounts: pl.DataFrame) -> list[Kpi]:
             formatting.format_count(portfolio.single_threaded_key_count(accounts)),
             help=metric_help("single_threaded")),
     ]
+    # Contacts or activities.contact_id absent: C-level reach and single-threading are absent, not zero.
+    return [kpi(t.key, t.label, None, cur, absent=absent[t.key]) if absent.get(t.key) else t for t in tiles]
+
+
+ENGAGEMENT_TILE_LABELS = {
+    "touches_90d": "Touches, last 90 days", "weighted_touches_90d": "Weighted touches, last 90 days",
+    "engagement_trend_pct": "Engagement down ≥ 25 %", "c_level_engaged_90d": "C-level reached",
+    "single_threaded": "Single-threaded key accounts",
+}
 
 
 def engagement_table(accounts: pl.DataFrame) -> pl.DataFrame:

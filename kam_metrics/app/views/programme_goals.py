@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from kam_metrics import metrics
-from kam_metrics.app import charts, formatting
+from kam_metrics.app import absence, charts, formatting
 from kam_metrics.app.frame import View
 from kam_metrics.app.subsets import ids, key_accounts, kpi_values, pick, sort_by, value_counts, where, with_names
 from kam_metrics.app.widgets import DELTA_NOTE, Kpi, kpi, metric_help
@@ -58,7 +58,7 @@ def relationship_tiles(view: View) -> list[Kpi]:
     """Sponsor coverage, cadence compliance and multi-threading of the key accounts, with the week's change."""
     k = kpi_values(view.metric(metrics.programme_kpis))
     return [kpi(key, label, k.get(key, {}).get("value"), view.currency, change=k.get(key, {}).get("change"),
-                description=DELTA_NOTE)
+                description=DELTA_NOTE, absent=absence.kpi_missing(view.presence, key))
             for key, label in (("sponsor_coverage_pct", "Sponsor coverage"),
                                ("cadence_compliance_pct", "Cadence compliance"),
                                ("multithreaded_pct", "Multi-threaded"))]

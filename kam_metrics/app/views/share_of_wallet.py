@@ -11,7 +11,16 @@ from kam_metrics.app.widgets import Kpi, kpi
 from kam_metrics.metrics import portfolio
 
 WALLET_COLUMNS = ["account_name", "is_key_account", "kam_owner", "revenue_ttm", "wallet_current", "share_of_wallet",
-                  "wallet_headroom", "revenue_growth_pct", "is_share_of_wallet_above_1", "account_id"]
+                  "wallet_headroom", "open_pipeline", "pipeline_to_headroom", "win_rate_365d", "revenue_growth_pct",
+                  "is_share_of_wallet_above_1", "account_id"]
+# The pipeline columns (METRICS.md "Pipeline") are shown once account_metrics carries them (the pick skips
+# columns that are not there).
+PIPELINE_COLUMNS = ("open_pipeline", "pipeline_to_headroom")
+
+
+def has_pipeline(accounts: pl.DataFrame) -> bool:
+    """Whether account_metrics carries the pipeline figures (open_pipeline per account)."""
+    return "open_pipeline" in accounts.columns
 
 
 def wallet_tiles(view: View, accounts: pl.DataFrame) -> list[Kpi]:

@@ -8,17 +8,12 @@ from datetime import date
 import polars as pl
 
 from kam_metrics import metrics
-from kam_metrics.app import formatting
+from kam_metrics.app import absence, formatting
 from kam_metrics.app.formatting import format_metric
 from kam_metrics.app.frame import View
 from kam_metrics.app.subsets import kpi_values, pick, with_names
 from kam_metrics.app.widgets import DELTA_NOTE, WEEK, Kpi, kpi, metric_help
 from kam_metrics.metrics import portfolio, queries
-
-# Alerts that only mean something when the export has the table they are computed from.
-ALERT_NEEDS = {"cadence_overdue": "reviews", "champion_left": "contacts", "champion_quiet": "contacts",
-               "share_of_wallet_above_1": "wallet"}
-
 
 def programme_tiles(view: View) -> list[Kpi]:
     """The weekly review's KPI tiles: programme keys with their change against 7 days earlier."""
@@ -28,17 +23,23 @@ def programme_tiles(view: View) -> list[Kpi]:
     accounts_before = view.query(queries.revenue_at, view.as_of - WEEK, view.filters)
     cur = view.currency
 
-    def tile(key: str, label: str, needs: str | None = None, **kw) -> Kpi:
+    presence = view.presence
+
+    def tile(key: str, label: str, absent: str | None = None, **kw) -> Kpi:
         row = k.get(key, {})
-        note = DELTA_NOTE if needs is None or view.has(needs) else f"needs {needs}.csv"
-        return kpi(key, label, row.get("value"), cur, change=row.get("change"), description=note, **kw)
+        absent = absent or absence.kpi_missing(presence, key)
+        return kpi(key, label, row.get("value"), cur, change=row.get("change"), description=DELTA_NOTE,
+                   absent=absent, **kw)
 
     count = k.get("key_account_count", {}).get("value")
     lo, hi = view.settings.key_account_min, view.settings.key_account_max
     inside = portfolio.is_within_key_account_guidance(count, lo, hi)
     share = k.get("key_revenue_share_pct", {}).get("value")
     non_key_growth = k.get("non_key_revenue_growth_pct", {}).get("value")
-    return [
+    health_mean = k.get("health_mean", {}).get("value")
+    # No key account has a health score: say what would give them one (the grey band's missing inputs).
+    health_absent = absence.needs_text(absence.health_missing(presence)) if health_mean is None else None
+    tiles = [
         kpi("key_account_count", "Key accounts", count, cur, change=k.get("key_account_count", {}).get("change"),
             extra_help=f"Guidance: {lo}–{hi} key accounts.", delta_color="off",
             description=f"{'within' if inside else 'outside'} the {lo}–{hi} guidance"),
@@ -50,12 +51,16 @@ def programme_tiles(view: View) -> list[Kpi]:
         tile("key_revenue_growth_pct", "Key revenue growth",
              extra_help=f"Non-key accounts: {formatting.format_pct(non_key_growth)} "
                         "(non_key_revenue_growth_pct)."),
-        tile("programme_nps", "Programme NPS", needs="surveys"),
-        tile("health_mean", "Mean health (key accounts)"),
+        tile("programme_nps", "Programme NPS"),
+        tile("health_mean", "Mean health (key accounts)", absent=health_absent),
         tile("sponsor_coverage_pct", "Sponsor coverage"),
-        tile("cadence_compliance_pct", "Cadence compliance", needs="reviews"),
-        tile("multithreaded_pct", "Multi-threaded", needs="contacts"),
+        tile("cadence_compliance_pct", "Cadence compliance"),
+        tile("multithreaded_pct", "Multi-threaded"),
     ]
+    # The open pipeline of the key accounts (METRICS.md key_open_pipeline), once programme_kpis carries it.
+    if "key_open_pipeline" in k:
+        tiles.append(tile("key_open_pipeline", "Key open pipeline"))
+    return tiles
 
 
 def band_summary(view: View) -> str:
@@ -65,7 +70,19 @@ def band_summary(view: View) -> str:
     for band in ("green", "amber", "red"):
         value = k.get(f"{band}_count", {}).get("value")
         parts.append(f"{format_metric(f'{band}_count', value)} {band}")
+    insufficient = k.get("insufficient_data_count", {}).get("value")
+    if insufficient:
+        missing = absence.needs_text(absence.health_missing(view.presence))
+        parts.append(f"{format_metric('insufficient_data_count', insufficient)} insufficient data"
+                     + (f" ({missing})" if missing else ""))
     return " · ".join(parts)
+
+
+def insufficient_data_note(view: View) -> dict:
+    """What the health-bands chart says beside its grey group: the missing inputs and the coverage a score needs."""
+    missing = absence.health_missing(view.presence)
+    return {"missing": ", ".join(missing) or None,
+            "min_coverage_pct": float(getattr(view.settings, "min_health_coverage_pct", 50.0))}
 
 
 def alerts_table(view: View) -> pl.DataFrame:
@@ -73,7 +90,7 @@ def alerts_table(view: View) -> pl.DataFrame:
     alerts = view.metric(metrics.alerts)
     if alerts.is_empty():
         return alerts
-    blind = [kind for kind, table in ALERT_NEEDS.items() if not view.has(table)]
+    blind = absence.blind_alerts(view.presence)
     if blind:
         alerts = alerts.filter(~pl.col("alert").is_in(blind))
         if alerts.is_empty():
@@ -100,7 +117,7 @@ def health_movers(movement: pl.DataFrame, accounts: pl.DataFrame, limit: int = 5
 def mover_title(mover: dict) -> str:
     """'Name: 61.0 → 55.5 (−5.5)' for one row of health_movers."""
     return (f"{mover['account_name']}: {format_metric('health', mover['health_from'])} → "
-            f"{format_metric('health', mover['health_to'])} ({mover['health_change']:+.1f})")
+            f"{format_metric('health', mover['health_to'])} ({formatting.format_number(mover['health_change'], signed=True)})")
 
 
 def components_only(movement: pl.DataFrame, account_id: str) -> pl.DataFrame:
