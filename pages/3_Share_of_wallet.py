@@ -15,7 +15,7 @@ view = page(
     caption="How much of each customer's yearly spend on what we sell we win (share of wallet), what is left "
             "(headroom), where product lines are untouched (whitespace), and how concentrated our revenue is.",
 )
-accounts = view.metric(metrics.account_metrics)
+accounts = share_of_wallet.with_pipeline(view, view.metric(metrics.account_metrics))
 if accounts.is_empty():
     widgets.empty("No account matches these filters.")
     st.stop()

@@ -11,6 +11,7 @@ from kam_metrics.app.frame import page
 from kam_metrics.app.subsets import first_row, ids, key_accounts, rows_for
 from kam_metrics.app.views import account
 from kam_metrics.app.views.programme_goals import goal_table
+from kam_metrics.app.views.share_of_wallet import with_pipeline
 from kam_metrics.filters import NO_FILTERS
 from kam_metrics.metrics import queries
 
@@ -18,7 +19,7 @@ from kam_metrics.metrics import queries
 ACTIVITIES_SHOWN = 500
 
 view = page("Account", ":material/domain:")
-all_accounts = view.metric(metrics.account_metrics, filters=NO_FILTERS)
+all_accounts = with_pipeline(view, view.metric(metrics.account_metrics, filters=NO_FILTERS), filters=NO_FILTERS)
 filtered = view.metric(metrics.account_metrics)
 default = ids(key_accounts(filtered))[0] if ids(key_accounts(filtered)) else None
 account_id = account.choose_account(all_accounts, default=default)

@@ -55,7 +55,7 @@ def test_health_inputs_missing_in_order():
 
 
 def test_cost_to_serve_is_absent_only_without_any_source():
-    assert absence.cost_to_serve_missing(SPARSE) == "needs activities.csv, service_costs.csv or cases.csv"
+    assert absence.cost_to_serve_missing(SPARSE) == "needs service_costs.csv, activities.csv or cases.csv"
     with_activities = carried({"accounts": None, "revenue": None, "activities": None})
     assert absence.cost_to_serve_missing(with_activities) is None
     assert absence.cost_sources(with_activities) == (["activities.csv"], ["service_costs.csv", "cases.csv"])

@@ -139,8 +139,9 @@ ABSENT_TILES = {
                               "Weighted touches, last 90 days": "needs activities.csv",
                               "Engagement down ≥ 25 %": "needs activities.csv",
                               "C-level reached": "needs activities.csv, contacts.csv",
-                              "Single-threaded key accounts": "needs activities.csv, contacts.csv"},
-    "pages/4_Cost_to_serve.py": {"Cost to serve TTM": "needs activities.csv, service_costs.csv or cases.csv"},
+                              # single_threaded needs activity contact ids only (METRICS.md), not contacts.csv
+                              "Single-threaded key accounts": "needs activities.csv"},
+    "pages/4_Cost_to_serve.py": {"Cost to serve TTM": "needs service_costs.csv, activities.csv or cases.csv"},
     "pages/5_Programme_goals.py": {"Sponsor coverage": "needs accounts.executive_sponsor",
                                    "Cadence compliance": "needs reviews.csv",
                                    "Multi-threaded": "needs activities.csv, contacts.csv"},
@@ -168,7 +169,7 @@ def test_account_page_heading_shows_insufficient_data_in_grey(sparse_data_dir, m
     at = run(sparse_data_dir, monkeypatch, "pages/6_Account.py", query={"account_id": "A1"})
     badges = [m.value for m in at.markdown if "badge[" in m.value]
     assert badges and badges[0].startswith(":gray-badge[insufficient data]"), badges
-    assert "needs activities.csv" in badges[0]
+    assert "needs activities.csv" in badges[0].replace("\\", "")  # as shown: the markdown escapes removed
     shown = tiles(at)
     assert shown["Engaged contacts (90 d)"].value == "—" and "needs activities.csv" in str(
         shown["Engaged contacts (90 d)"].proto)
@@ -194,3 +195,22 @@ def test_data_page_names_what_the_export_lacks_and_what_it_switches_off(sparse_d
     assert "cadence_compliance_pct" in switched["reviews.csv"] and "cadence_overdue" in switched["reviews.csv"]
     assert "sponsor_coverage_pct" in switched["accounts.executive_sponsor"]
     assert "no_touch_30d" in switched["activities.csv (no data rows)"]
+
+
+def test_the_open_pipeline_is_shown_on_the_review_share_of_wallet_and_account_pages(sparse_data_dir, monkeypatch):
+    """METRICS.md "Pipeline" at as_of 2026-11-01 (R5, the latest revenue date): O1 (A1, 40,000, created 2026-09-01)
+    and O3 (A3, 25,000, created 2026-10-01) are open; O2 is won and O4 lost. Key open pipeline 65,000."""
+    at = run(sparse_data_dir, monkeypatch)
+    assert tiles(at)["Key open pipeline"].value == "€65.0 k"
+    at = run(sparse_data_dir, monkeypatch, "pages/3_Share_of_wallet.py")
+    assert "Pipeline against headroom" in texts(at)
+    pipeline = [f for f in _figures(at) if any("pipeline" in str(t.get("name", "")).lower() for t in f["data"])]
+    assert pipeline, "no pipeline chart"
+    bars = {trace["name"]: trace for trace in pipeline[0]["data"]}
+    drawn = [b for name, b in bars.items() if "pipeline" in name.lower()][0]
+    assert sorted(v for v in drawn["x"] if v) == [25000, 40000]
+    at = run(sparse_data_dir, monkeypatch, "pages/6_Account.py", query={"account_id": "A1"})
+    assert "Open deals" in texts(at)
+    deals = [frame.value for frame in at.dataframe if "opportunity_id" in frame.value.columns
+             or "name" in frame.value.columns]
+    assert deals and list(deals[0]["amount"]) == [40000.0]

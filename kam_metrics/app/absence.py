@@ -13,7 +13,7 @@ from typing import Iterable
 import polars as pl
 
 from kam_metrics.load.contract import TABLE_ORDER, TABLES
-from kam_metrics.metrics.presence import Presence
+from kam_metrics.metrics.presence import COST_TO_SERVE_SOURCES, KEY_INPUTS, Presence
 
 Need = tuple[str, str | None]  # (table, column or None for the whole file)
 
@@ -51,36 +51,22 @@ KPI_NEEDS: dict[str, tuple[Need, ...]] = {
     "key_open_pipeline": (("opportunities", None),),
 }
 
-# Account keys (account_metrics columns) → what they are built on.
+# Account keys (account_metrics columns) → what they are built on: the engine's own definition
+# (metrics.presence.KEY_INPUTS), plus the pipeline keys of metrics.opportunities.
 ACCOUNT_NEEDS: dict[str, tuple[Need, ...]] = {
-    "engaged_contacts_90d": (("activities", None), ("activities", "contact_id")),
-    "days_since_last_touch": (("activities", None),),
-    "engagement_trend_pct": (("activities", None),),
-    "touches_90d": (("activities", None),),
-    "share_of_wallet": (("wallet", None),),
-    "wallet_current": (("wallet", None),),
-    "wallet_headroom": (("wallet", None),),
-    "nps_365d": (("surveys", None),),
-    "csat_365d": (("surveys", None),),
-    "cadence_status": (("reviews", None),),
-    "has_sponsor": (("accounts", "executive_sponsor"),),
+    **KEY_INPUTS,
     "open_pipeline": (("opportunities", None),),
     "win_rate_365d": (("opportunities", None),),
     "pipeline_to_headroom": (("opportunities", None), ("wallet", None)),
 }
 
-# Engagement figures of the portfolio → what they are built on.
-ENGAGEMENT_NEEDS: dict[str, tuple[Need, ...]] = {
-    "touches_90d": (("activities", None),),
-    "weighted_touches_90d": (("activities", None),),
-    "engagement_trend_pct": (("activities", None),),
-    "c_level_engaged_90d": (("activities", None), ("activities", "contact_id"), ("contacts", None)),
-    "single_threaded": (("activities", None), ("activities", "contact_id"), ("contacts", None)),
-}
-ACCOUNT_NEEDS.update(ENGAGEMENT_NEEDS)
+# Engagement figures of the portfolio (the Engagement page's tiles) → what they are built on.
+ENGAGEMENT_KEYS = ("touches_90d", "weighted_touches_90d", "engagement_trend_pct", "c_level_engaged_90d",
+                   "single_threaded")
+ENGAGEMENT_NEEDS: dict[str, tuple[Need, ...]] = {key: KEY_INPUTS[key] for key in ENGAGEMENT_KEYS}
 
 # The sources cost to serve counts (METRICS.md cost_to_serve_ttm); it counts the ones present.
-COST_SOURCES = ("activities", "service_costs", "cases")
+COST_SOURCES = COST_TO_SERVE_SOURCES
 
 # Alerts → what they are built on; an alert whose input is absent never fires (and is dropped if it did).
 ALERT_NEEDS: dict[str, tuple[Need, ...]] = {
@@ -167,7 +153,7 @@ def cost_sources(presence: Presence) -> tuple[list[str], list[str]]:
 
 
 def cost_to_serve_missing(presence: Presence) -> str | None:
-    """'needs activities.csv, service_costs.csv or cases.csv' when the export carries no cost source at all."""
+    """'needs service_costs.csv, activities.csv or cases.csv' when the export carries no cost source at all."""
     present, missing = cost_sources(presence)
     if present:
         return None

@@ -8,6 +8,7 @@ import polars as pl
 import streamlit as st
 
 from kam_metrics import metrics
+from kam_metrics.metrics import queries
 from kam_metrics.app import absence, formatting
 from kam_metrics.app.frame import QP_ACCOUNT, View
 from kam_metrics.app.subsets import pick, rows_for
@@ -92,7 +93,7 @@ def band_badge(view: View, row: dict) -> str | None:
     if band is None:
         return None
     if band == INSUFFICIENT:
-        minimum = getattr(view.settings, "min_health_coverage_pct", 50.0)
+        minimum = view.settings.min_health_coverage_pct
         missing = health_missing_text(view)
         return (f":gray-badge[insufficient data] health coverage "
                 f"{md(formatting.format_pct(row.get('health_coverage_pct'), decimals=0))} (a score needs "
@@ -144,14 +145,12 @@ def account_tiles(view: View, row: dict) -> list[Kpi]:
     return tiles
 
 
-# TODO(issue 12, pipeline): the Account page's open deals list. The alerts helper adds a row query
-# `queries.open_deals(con, account_id, as_of)`; once it is on main, wire it here as
-#     return view.query(queries.open_deals, account_id, view.as_of)
-# (and drop this note). Until then the page shows the account's open_pipeline figure only.
 def open_deals(view: View, account_id: str) -> pl.DataFrame | None:
-    """The account's open deals at as_of (METRICS.md open_pipeline: opportunities open at as_of); None while the
-    query is not there yet."""
-    return None
+    """The account's open deals at as_of (the rows of METRICS.md open_pipeline); None when the export carries no
+    opportunities."""
+    if not view.presence.has("opportunities"):
+        return None
+    return view.query(queries.open_deals, account_id, view.as_of)
 
 
 def economics_account_tiles(view: View, row: dict) -> list[Kpi]:

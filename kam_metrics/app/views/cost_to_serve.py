@@ -36,7 +36,7 @@ def cost_sources_note(view: View) -> str | None:
     if not missing:
         return None
     if not present:
-        return ("No cost source in this export: add activities.csv, service_costs.csv or cases.csv to see cost to "
+        return ("No cost source in this export: add service_costs.csv, activities.csv or cases.csv to see cost to "
                 "serve; until then it shows —.")
     return (f"Cost to serve counts {' and '.join(present)} only: add {' and '.join(missing)} to your export to "
             "include them.")

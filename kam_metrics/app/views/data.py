@@ -14,6 +14,7 @@ from kam_metrics.app import absence, formatting
 from kam_metrics.app.frame import View, current_settings
 from kam_metrics.app.subsets import where
 from kam_metrics.app.widgets import md, table
+from kam_metrics.load.contract import TABLE_ORDER
 from kam_metrics.metrics import queries
 from kam_metrics.settings import resolve_data_dir
 
@@ -32,7 +33,7 @@ def snapshot_facts(view: View) -> pl.DataFrame:
         ("Source", Path(s.source_path).name if s.source_path else "—"),
         ("Format", s.format or "—"),
         ("Reporting currency", view.currency),
-        ("Tables in the export", ", ".join(t for t in queries.TABLE_ORDER if t in s.present_tables) or "—"),
+        ("Tables in the export", ", ".join(t for t in TABLE_ORDER if t in s.present_tables) or "—"),
         ("Rows quarantined", formatting.format_count(s.quarantined_rows)),
     ]
     return pl.DataFrame({"item": [f for f, _ in facts], "value": [v for _, v in facts]})

@@ -8,18 +8,29 @@ from kam_metrics.app import formatting
 from kam_metrics.app.frame import View
 from kam_metrics.app.subsets import ids, pick, rows_for, sort_by, where_not_null, with_names
 from kam_metrics.app.widgets import Kpi, kpi
+from kam_metrics import metrics
+from kam_metrics.filters import Filters
 from kam_metrics.metrics import portfolio
 
 WALLET_COLUMNS = ["account_name", "is_key_account", "kam_owner", "revenue_ttm", "wallet_current", "share_of_wallet",
                   "wallet_headroom", "open_pipeline", "pipeline_to_headroom", "win_rate_365d", "revenue_growth_pct",
                   "is_share_of_wallet_above_1", "account_id"]
-# The pipeline columns (METRICS.md "Pipeline") are shown once account_metrics carries them (the pick skips
-# columns that are not there).
-PIPELINE_COLUMNS = ("open_pipeline", "pipeline_to_headroom")
+# The pipeline columns (METRICS.md "Pipeline"), joined on by with_pipeline when the export carries opportunities
+# (the pick skips columns that are not there).
+PIPELINE_COLUMNS = ("open_pipeline", "open_deal_count", "win_rate_365d", "pipeline_to_headroom")
+
+
+def with_pipeline(view: View, accounts: pl.DataFrame, *, filters: Filters | None = None) -> pl.DataFrame:
+    """The account frame with the pipeline figures of metrics.pipeline_by_account (open_pipeline, win_rate_365d,
+    pipeline_to_headroom) joined on; unchanged when the export carries no opportunities."""
+    if not view.presence.has("opportunities"):
+        return accounts
+    pipeline = view.metric(metrics.pipeline_by_account, filters=filters).select("account_id", *PIPELINE_COLUMNS)
+    return accounts.join(pipeline, on="account_id", how="left")
 
 
 def has_pipeline(accounts: pl.DataFrame) -> bool:
-    """Whether account_metrics carries the pipeline figures (open_pipeline per account)."""
+    """Whether the account frame carries the pipeline figures (open_pipeline per account)."""
     return "open_pipeline" in accounts.columns
 
 

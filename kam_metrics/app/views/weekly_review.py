@@ -82,7 +82,7 @@ def insufficient_data_note(view: View) -> dict:
     """What the health-bands chart says beside its grey group: the missing inputs and the coverage a score needs."""
     missing = absence.health_missing(view.presence)
     return {"missing": ", ".join(missing) or None,
-            "min_coverage_pct": float(getattr(view.settings, "min_health_coverage_pct", 50.0))}
+            "min_coverage_pct": float(view.settings.min_health_coverage_pct)}
 
 
 def alerts_table(view: View) -> pl.DataFrame:
