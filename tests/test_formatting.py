@@ -194,3 +194,22 @@ def test_money_ticks_are_k_m_bn_with_the_currency():
         "MXN 0", "MXN 500 M", "MXN 1 bn", "MXN 1.5 bn", "MXN 2 bn", "MXN 2.5 bn"]
     assert format_money_tick(-0.4, "EUR", 1.0) == "€0"
     assert format_money_tick(500e-3, "EUR", 0.5) == "€0.5"
+
+
+def test_the_many_forms_write_the_same_texts_as_the_single_ones():
+    """format_pct_many / format_money_many (chart hovers of thousands of points) follow the single forms' rules:
+    no negative zero, the unit thresholds, one or no decimal, the currency symbol or code."""
+    import random
+
+    from kam_metrics.app.formatting import format_money_many, format_pct_many
+
+    values = [None, 0.0, -0.0, -0.04, 0.04, -0.05, 1.25, -1.25, 99.95, 999.4, 999.5, 999.6, 1000, -1234.5, 99949,
+              99950, 999499, 999500, 1e6, -5e5, 9.9949e7, 1e9, -3e12, float("nan")]
+    rng = random.Random(7)
+    values += [rng.uniform(-1e7, 1e7) for _ in range(2000)] + [rng.uniform(-200, 200) for _ in range(2000)]
+    assert format_pct_many(values) == [format_pct(v) for v in values]
+    assert format_pct_many(values, decimals=0) == [format_pct(v, decimals=0) for v in values]
+    for currency in ("EUR", "USD", "MXN"):
+        assert format_money_many(values, currency) == [format_money(v, currency) for v in values]
+    assert format_pct_many([-0.04, None]) == ["0.0%", "—"]
+    assert format_money_many([-1_234_567, 0.4], "MXN") == ["-MXN 1.2 M", "MXN 0"]

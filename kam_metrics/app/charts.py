@@ -13,11 +13,14 @@ import html
 import math
 from typing import Any, Iterable, Mapping
 
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from kam_metrics.app.formatting import format_money, format_number, format_pct, format_ratio, money_ticks, safe_text
+from kam_metrics.app.formatting import (
+    format_money, format_money_many, format_number, format_pct, format_pct_many, format_ratio, money_ticks, safe_text,
+)
 
 INSUFFICIENT = "insufficient_data"
 BAND_COLORS = {"green": "#16a34a", "amber": "#f59e0b", "red": "#dc2626", INSUFFICIENT: "#94a3b8", None: "#94a3b8"}
@@ -626,12 +629,14 @@ def cost_value_scatter(accounts: pl.DataFrame, currency: str = "EUR") -> go.Figu
     account_ids = data["account_id"].to_list()
 
     hover = [
-        f"{label}<br>revenue TTM {format_money(r, currency)}<br>cost to serve {format_money(c, currency)}"
-        f" ({format_pct(cp)} of revenue)<br>net contribution {format_money(n, currency)}"
-        f"<br>lifetime value {format_money(l, currency)}<br>health {format_number(h, decimals=0)}"
+        f"{label}<br>revenue TTM {r}<br>cost to serve {c}"
+        f" ({cp} of revenue)<br>net contribution {n}"
+        f"<br>lifetime value {l}<br>health {h}"
         f"{' (insufficient data)' if band == INSUFFICIENT else ''}"
-        for label, r, c, cp, n, l, h, band in zip(labels, revenue, cost, columns["cost_to_serve_pct"],
-                                                   columns["net_contribution_ttm"], value, columns["health"], bands)
+        for label, r, c, cp, n, l, h, band in zip(
+            labels, format_money_many(revenue, currency), format_money_many(cost, currency),
+            format_pct_many(columns["cost_to_serve_pct"]), format_money_many(columns["net_contribution_ttm"], currency),
+            format_money_many(value, currency), [format_number(h, decimals=0) for h in columns["health"]], bands)
     ]
     fig = _base(height=480)
     for band in (*BAND_ORDER, INSUFFICIENT, None):
@@ -671,7 +676,7 @@ def whale_curve_figure(whale: pl.DataFrame, concentration: Mapping[str, Any] | N
     fig = _base(height=400)
     fig.add_trace(go.Scatter(
         x=x, y=y, mode="lines+markers", line=dict(color=ACCENT, width=2), marker=dict(size=5),
-        text=labels, customdata=[[format_pct(a), format_pct(b)] for a, b in zip(x, y)],
+        text=labels, customdata=np.column_stack([format_pct_many(x), format_pct_many(y)]),
         hovertemplate="%{text}<br>%{customdata[0]} of accounts → %{customdata[1]} of net contribution<extra></extra>",
         name="whale curve",
     ))

@@ -13,6 +13,7 @@ import re
 from datetime import date, datetime
 from typing import Any, Iterable
 
+import numpy as np
 import polars as pl
 
 from kam_metrics.csv_export import csv_safe_cell  # one escaping rule for the app and the CLI
@@ -139,6 +140,50 @@ def format_pct(value: float | None, *, signed: bool = False, decimals: int = 1) 
     if _is_missing(value):
         return MISSING
     return f"{_fixed(value, decimals, signed)}%"
+
+
+def _many(values: Iterable[float | None]) -> "np.ndarray":
+    """Values as a float array, None (and NaN, inf) as NaN."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _signed_texts(arr: "np.ndarray", texts: "np.ndarray") -> "np.ndarray":
+    """The texts of rounded |values| with the sign first: none where the text is all zeros (_sign's rule)."""
+    is_zero = np.char.strip(texts, "0.,") == ""
+    return np.char.add(np.where((arr < 0) & ~is_zero, "-", ""), texts)
+
+
+def _missing_where_not_finite(arr: "np.ndarray", texts: "np.ndarray") -> list[str]:
+    out = texts.astype(object)
+    out[~np.isfinite(arr)] = MISSING
+    return out.tolist()
+
+
+def format_pct_many(values: Iterable[float | None], *, decimals: int = 1) -> list[str]:
+    """format_pct over many values at once (chart hovers of thousands of points): the same texts."""
+    arr = _many(values)
+    texts = _signed_texts(arr, np.char.mod(f"%.{decimals}f", np.abs(np.nan_to_num(arr))))
+    return _missing_where_not_finite(arr, np.char.add(texts, "%"))
+
+
+def format_money_many(values: Iterable[float | None], currency: str = "EUR") -> list[str]:
+    """format_money (compact) over many values at once (chart hovers of thousands of points): the same texts."""
+    arr = _many(values)
+    amount = np.abs(np.nan_to_num(arr))
+    scaled, suffix = amount.copy(), np.full(arr.shape, "", dtype=object)
+    unscaled = np.ones(arr.shape, dtype=bool)
+    for threshold, unit in _MONEY_UNITS:
+        hit = unscaled & (amount >= threshold * 0.9995)
+        scaled[hit], suffix[hit] = amount[hit] / threshold, unit
+        unscaled &= ~hit
+    one_decimal = ~unscaled & (scaled < 100)
+    texts = np.where(one_decimal, np.char.mod("%.1f", scaled), np.char.mod("%.0f", scaled))
+    texts = _signed_texts(arr, texts.astype(str))
+    symbol = currency_symbol(currency)
+    signs = np.where(np.char.startswith(texts, "-"), "-", "")
+    digits = np.char.lstrip(texts, "-")
+    full = np.char.add(np.char.add(np.char.add(signs, symbol), digits), suffix.astype(str))
+    return _missing_where_not_finite(arr, full)
 
 
 def format_ratio(value: float | None, *, signed: bool = False, decimals: int = 1) -> str:
