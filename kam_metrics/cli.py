@@ -296,7 +296,7 @@ def cmd_app(args, data_dir: Path, settings) -> int:
     if args.config:
         env["KAM_CONFIG"] = str(Path(args.config).resolve())
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"),
+        sys.executable, "-m", "kam_metrics.app.serve", str(REPO_ROOT / "app.py"),  # `streamlit run`, preloaded
         "--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]
     print(f"KAM Health on http://localhost:{args.port}  (data: {data_dir})", flush=True)
