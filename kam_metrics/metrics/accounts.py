@@ -386,7 +386,7 @@ def derive(f: pl.DataFrame, s: Settings) -> pl.DataFrame:
             pl.col("revenue_prior_ttm") <= 0,
         ),
         share_of_wallet=rules.share_of_wallet("revenue_ttm", "wallet_current"),
-        wallet_headroom=pl.max_horizontal(pl.col("wallet_current") - pl.col("revenue_ttm"), pl.lit(0.0)),
+        wallet_headroom=rules.wallet_headroom("revenue_ttm", "wallet_current"),
         net_contribution_ttm=pl.col("gross_margin_ttm") - pl.col("cost_to_serve_ttm"),
         value_to_date=pl.col("gross_margin_to_date") - pl.col("cost_to_serve_to_date"),
         single_threaded=pl.col("engaged_contacts_90d") < s.multithread_min_contacts,
@@ -396,12 +396,10 @@ def derive(f: pl.DataFrame, s: Settings) -> pl.DataFrame:
         .then(pl.lit("partial"))
         .otherwise(pl.lit("overdue")),
     )
-    # wallet_headroom: max_horizontal ignores nulls, so restore null when wallet_current is null.
     ltv_factor = sum(
         (s.retention_rate**t) / ((1.0 + s.discount_rate) ** t) for t in range(1, int(s.ltv_horizon_years) + 1)
     )
     f = f.with_columns(
-        wallet_headroom=pl.when(pl.col("wallet_current").is_null()).then(None).otherwise(pl.col("wallet_headroom")),
         cost_to_serve_pct=_safe_div(
             100.0 * pl.col("cost_to_serve_ttm"), pl.col("revenue_ttm"), pl.col("revenue_ttm") <= 0
         ),

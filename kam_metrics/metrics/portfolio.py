@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from kam_metrics.metrics import rules
+
 HEALTH_MOVERS_SCHEMA = {"account_id": pl.String, "health_from": pl.Float64, "health_to": pl.Float64,
                         "health_change": pl.Float64}
 
@@ -102,7 +104,7 @@ def portfolio_share_of_wallet(accounts: pl.DataFrame) -> float | None:
     with_wallet = accounts_with_wallet(accounts)
     wallet = portfolio_total(with_wallet, "wallet_current")
     revenue = portfolio_total(with_wallet, "revenue_ttm")
-    return revenue / wallet if wallet and revenue is not None else None
+    return pl.select(rules.share_of_wallet(pl.lit(revenue, pl.Float64), pl.lit(wallet, pl.Float64))).item()
 
 
 def share_of_wallet_above_1_count(accounts: pl.DataFrame) -> int:
