@@ -68,19 +68,6 @@ ENGAGEMENT_NEEDS: dict[str, tuple[Need, ...]] = {key: KEY_INPUTS[key] for key in
 # The sources cost to serve counts (METRICS.md cost_to_serve_ttm); it counts the ones present.
 COST_SOURCES = COST_TO_SERVE_SOURCES
 
-# Alerts → what they are built on; an alert whose input is absent never fires (and is dropped if it did).
-ALERT_NEEDS: dict[str, tuple[Need, ...]] = {
-    "engagement_drop": (("activities", None),),
-    "no_touch_30d": (("activities", None),),
-    "single_threaded": (("activities", None), ("activities", "contact_id"), ("contacts", None)),
-    "champion_left": (("contacts", None),),
-    "champion_quiet": (("contacts", None), ("activities", None)),
-    "cadence_overdue": (("reviews", None),),
-    "no_sponsor": (("accounts", "executive_sponsor"),),
-    "share_of_wallet_above_1": (("wallet", None),),
-    "goal_off_track": (("goals", None),),
-}
-
 # The health components' inputs (METRICS.md "Health score"), for "what is missing" beside a grey band.
 HEALTH_NEEDS: tuple[Need, ...] = (
     ("activities", None), ("activities", "contact_id"), ("surveys", None), ("wallet", None), ("reviews", None),
@@ -117,11 +104,6 @@ def account_key_missing(presence: Presence, key: str) -> str | None:
 def health_missing(presence: Presence) -> list[str]:
     """The health components' inputs the export lacks ("activities.csv", "contacts.csv", …)."""
     return missing_items(presence, HEALTH_NEEDS)
-
-
-def blind_alerts(presence: Presence) -> list[str]:
-    """The alerts whose inputs the export lacks: they cannot fire."""
-    return [alert for alert, needs in ALERT_NEEDS.items() if missing_items(presence, needs)]
 
 
 def export_gaps(presence: Presence) -> pl.DataFrame:

@@ -51,6 +51,26 @@ _SCHEMA = {"account_id": pl.String, "account_name": pl.String, "alert": pl.Strin
 _SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 
+#: What each alert is built on, every (table, column) of it (column None: the table with data rows). An alert
+#: whose input the export lacks never fires (METRICS.md "Data that is not there"); the app names these alerts.
+ALERT_INPUTS: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "champion_left": (("contacts", None),),
+    "engagement_drop": (("activities", None),),
+    "champion_quiet": (("contacts", None), ("activities", None)),
+    "single_threaded": (("activities", None), ("activities", "contact_id")),
+    "no_touch_30d": (("activities", None),),
+    "cadence_overdue": (("reviews", None),),
+    "no_sponsor": (("accounts", "executive_sponsor"),),
+    "goal_off_track": (("goals", None),),
+    "share_of_wallet_above_1": (("wallet", None),),
+}
+
+
+def can_fire(alert: str, present: Presence) -> bool:
+    """Whether the export carries every input of `alert` (ALERT_INPUTS)."""
+    return all(present.has(table, column) for table, column in ALERT_INPUTS.get(alert, ()))
+
+
 def _money(column: str) -> pl.Expr:
     """A money column as text with thousands separators and no decimals (−0 shown as 0)."""
     rounded = pl.col(column).round(0)
@@ -104,7 +124,7 @@ def alerts(con, as_of: date | None = None, filters: Filters | None = None,
         _fire(now, "share_of_wallet_above_1", decision_value("share_of_wallet") > 1,
               pl.format("share of wallet {}: revenue_ttm {} exceeds wallet_current {}; check the wallet estimate",
                         pl.col("share_of_wallet").round(2), _money("revenue_ttm"), _money("wallet_current")))
-        if present.has("wallet") else None,
+        if can_fire("share_of_wallet_above_1", present) else None,
     ]
     out = pl.concat([pl.DataFrame(schema=_SCHEMA), *(p.select(ALERT_COLUMNS) for p in parts if p is not None)],
                     how="vertical_relaxed")
@@ -123,7 +143,6 @@ def _key_account_alerts(con, key_now: pl.DataFrame, status: pl.DataFrame, as_of:
     cadence_overdue and no_sponsor of the key accounts shown (one row each, at as_of)."""
     s = settings
     has_activities = present.has("activities")
-    has_contacts = present.has("contacts")
     key_ids = key_now["account_id"].implode()
     champions = status.filter((pl.col("as_of") == as_of) & pl.col("account_id").is_in(key_ids)
                               & (pl.col("is_left") | pl.col("is_quiet")))
@@ -150,7 +169,7 @@ def _key_account_alerts(con, key_now: pl.DataFrame, status: pl.DataFrame, as_of:
         _fire(k, "champion_left", pl.col("champion_left"),
               pl.format("left in the last {} days: {}", pl.lit(s.champion_left_days),
                         pl.col("left_names").fill_null("")))
-        if has_contacts else None,
+        if can_fire("champion_left", present) else None,
         _fire(k, "value_destroyer", decision_value("net_contribution_ttm") < 0,
               pl.format("net contribution TTM {}: gross margin {} less cost to serve {}",
                         _money("net_contribution_ttm"), _money("gross_margin_ttm"), _money("cost_to_serve_ttm"))),
@@ -158,27 +177,27 @@ def _key_account_alerts(con, key_now: pl.DataFrame, status: pl.DataFrame, as_of:
               pl.format("weighted touches {} in the last 90 days against {} in the prior 90 days ({} %)",
                         pl.col("weighted_touches_90d").round(1), pl.col("weighted_touches_prior_90d").round(1),
                         pl.col("engagement_trend_pct").round(0).cast(pl.Int64)))
-        if has_activities else None,
+        if can_fire("engagement_drop", present) else None,
         _fire(k, "champion_quiet", pl.col("champion_quiet"),
               pl.format("champion with no activity in the last {} days: {}", pl.lit(s.champion_quiet_days),
                         pl.col("quiet_names").fill_null("")))
-        if has_contacts and has_activities else None,
+        if can_fire("champion_quiet", present) else None,
         _fire(k, "single_threaded", pl.col("single_threaded"),
               pl.format("{} engaged contacts in the last 90 days (fewer than {})", pl.col("engaged_contacts_90d"),
                         pl.lit(s.multithread_min_contacts)))
-        if has_activities and present.has("activities", "contact_id") else None,
+        if can_fire("single_threaded", present) else None,
         _fire(k, "no_touch_30d", days.is_null() | (days > s.no_touch_alert_days),
               pl.when(days.is_null()).then(pl.lit("no activity recorded"))
               .otherwise(pl.format("no activity in the last {} days (last touch {} days ago)",
                                    pl.lit(s.no_touch_alert_days), days)))
-        if has_activities else None,
+        if can_fire("no_touch_30d", present) else None,
         _fire(k, "cadence_overdue", pl.col("cadence_status") == "overdue",
               pl.lit(f"no 90-day plan in the last {s.plan_window_days} days and no review in the last "
                      f"{s.review_window_days} days"))
-        if present.has("reviews") else None,
+        if can_fire("cadence_overdue", present) else None,
         _fire(k, "no_sponsor", pl.col("has_sponsor") == False,  # noqa: E712 (null: not fired)
               pl.lit("no executive sponsor named (accounts.executive_sponsor is empty)"))
-        if present.has("accounts", "executive_sponsor") else None,
+        if can_fire("no_sponsor", present) else None,
     ]
 
 
@@ -186,7 +205,7 @@ def _goal_alerts(con, as_of: date, filters: Filters, settings: Settings, present
                  everyone: pl.DataFrame) -> list[pl.DataFrame]:
     """goal_off_track: every goal (of the filtered accounts, or of the programme) with status off_track or
     overdue; a programme goal has no account."""
-    if not present.has("goals"):
+    if not can_fire("goal_off_track", present):
         return []
     goals = goals_status(con, as_of, filters, settings, full=everyone)
     late = goals.filter(pl.col("status").is_in(GOAL_ALERT_STATUSES))

@@ -86,19 +86,9 @@ def insufficient_data_note(view: View) -> dict:
 
 
 def alerts_table(view: View) -> pl.DataFrame:
-    """The alerts, most severe first, with the columns the weekly review shows (none that lack their data)."""
-    alerts = view.metric(metrics.alerts)
-    if alerts.is_empty():
-        return alerts
-    blind = absence.blind_alerts(view.presence)
-    if blind:
-        alerts = alerts.filter(~pl.col("alert").is_in(blind))
-        if alerts.is_empty():
-            return alerts
-    order = {"high": 0, "medium": 1, "low": 2}
-    ranked = alerts.with_columns(pl.col("severity").replace_strict(order, default=3, return_dtype=pl.Int64).alias("_r"))
-    ranked = ranked.sort("_r", "account_name").drop("_r")
-    return pick(ranked, ["severity", "account_name", "alert", "detail", "account_id"])
+    """The alerts in the engine's order (most severe first, then account), with the columns the weekly review
+    shows; an alert whose input the export lacks never fires (metrics.alerts.ALERT_INPUTS)."""
+    return pick(view.metric(metrics.alerts), ["severity", "account_name", "alert", "detail", "account_id"])
 
 
 def health_movement(view: View, date_from: date) -> pl.DataFrame:
