@@ -18,6 +18,7 @@ from kam_metrics.metrics import (
     ALERT_COLUMNS, PORTFOLIO_KEYS, PROGRAMME_KEYS, alerts, open_pipeline, pipeline_by_account,
     pipeline_to_headroom, programme_kpis, programme_report, win_rate_365d,
 )
+from kam_metrics.metrics.presence import Presence
 from kam_metrics.metrics.programme import programme_values
 from kam_metrics.metrics.queries import open_deals
 from kam_metrics.report import report_frame
@@ -146,6 +147,11 @@ def test_programme_values_count_insufficient_data_from_the_band():
         "open_pipeline": [10.0, 5.0, 0.0, 100.0],
     })
     v = programme_values(frame, Settings())
+    # Without contacts.csv no one is known to be a decision maker: multi-threading is unknown, not 0 %.
+    every = Presence.everything()
+    no_contacts = Presence(every.tables - {"contacts"}, frozenset(c for c in every.columns if c[0] != "contacts"))
+    assert programme_values(frame, Settings(), no_contacts)["multithreaded_pct"] is None
+    assert v["multithreaded_pct"] is not None
     assert v["insufficient_data_count"] == 1.0  # K2
     assert (v["green_count"], v["red_count"], v["amber_count"]) == (1.0, 1.0, 0.0)
     assert v["health_mean"] == pytest.approx(55.0)  # (80 + 30) / 2: K2 has no health

@@ -14,6 +14,7 @@ import polars as pl
 
 from kam_metrics.load.contract import TABLE_ORDER, TABLES
 from kam_metrics.metrics.presence import COST_TO_SERVE_SOURCES, KEY_INPUTS, Presence
+from kam_metrics.metrics.programme import PROGRAMME_INPUTS
 
 Need = tuple[str, str | None]  # (table, column or None for the whole file)
 
@@ -42,14 +43,8 @@ SWITCHED_OFF: dict[Need, str] = {
     ("revenue", "cost_of_goods"): "nothing: gross margin uses default_gross_margin where cost_of_goods is empty",
 }
 
-# Programme KPIs (programme_kpis keys) → what they are built on.
-KPI_NEEDS: dict[str, tuple[Need, ...]] = {
-    "programme_nps": (("surveys", None),),
-    "sponsor_coverage_pct": (("accounts", "executive_sponsor"),),
-    "cadence_compliance_pct": (("reviews", None),),
-    "multithreaded_pct": (("activities", None), ("activities", "contact_id"), ("contacts", None)),
-    "key_open_pipeline": (("opportunities", None),),
-}
+# Programme KPIs (programme_kpis keys) → what they are built on: the engine's own table.
+KPI_NEEDS: dict[str, tuple[Need, ...]] = PROGRAMME_INPUTS
 
 # Account keys (account_metrics columns) → what they are built on: the engine's own definition
 # (metrics.presence.KEY_INPUTS), plus the pipeline keys of metrics.opportunities.

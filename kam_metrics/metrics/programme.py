@@ -12,7 +12,7 @@ from kam_metrics.metrics import _engine as E
 from kam_metrics.metrics.accounts import metrics_at
 from kam_metrics.metrics.economics import concentration_from
 from kam_metrics.metrics.opportunities import key_open_pipeline, pipeline_at
-from kam_metrics.metrics.presence import Presence, presence
+from kam_metrics.metrics.presence import KEY_INPUTS, Presence, presence
 from kam_metrics.settings import Settings
 
 PROGRAMME_KEYS = (
@@ -25,6 +25,26 @@ PROGRAMME_KEYS = (
 PORTFOLIO_KEYS = ("whale_peak_pct", "profit_erosion_pct", "top20_revenue_share_pct", "revenue_hhi")
 REPORT_PROGRAMME_KEYS = (*PROGRAMME_KEYS, *PORTFOLIO_KEYS)
 COMPARE_DAYS = 7  # value_7d_ago
+
+
+def _inputs(*keys: str) -> tuple[tuple[str, str | None], ...]:
+    """The inputs of account keys (presence.KEY_INPUTS), each once, in order."""
+    return tuple(dict.fromkeys(need for key in keys for need in KEY_INPUTS[key]))
+
+
+#: What each programme KPI that can be absent is built on (the account keys it counts); null when any is absent.
+PROGRAMME_INPUTS: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "programme_nps": _inputs("nps_365d"),
+    "sponsor_coverage_pct": _inputs("has_sponsor"),
+    "cadence_compliance_pct": _inputs("cadence_status"),
+    "multithreaded_pct": _inputs("engaged_contacts_90d", "decision_maker_engaged_90d"),
+    "key_open_pipeline": (("opportunities", None),),
+}
+
+
+def has_inputs(key: str, present: Presence) -> bool:
+    """Whether the export carries every input of programme KPI `key` (PROGRAMME_INPUTS)."""
+    return all(present.has(table, column) for table, column in PROGRAMME_INPUTS.get(key, ()))
 
 
 def _growth(ttm: float, prior: float) -> float | None:
@@ -75,18 +95,19 @@ def programme_values(f: pl.DataFrame, s: Settings, present: Presence | None = No
         "key_revenue_growth_pct": _growth(key_rev, float(v["key_prior"])),
         "non_key_revenue_growth_pct": _growth(float(v["non_key_rev"]), float(v["non_key_prior"])),
         "programme_nps": (100.0 * float(v["nps_net"]) / responses
-                          if responses and present.has("surveys") else None),
+                          if responses and has_inputs("programme_nps", present) else None),
         "sponsor_coverage_pct": (_pct(int(v["sponsored"]), n_key)
-                                 if present.has("accounts", "executive_sponsor") else None),
-        "cadence_compliance_pct": _pct(int(v["on_cadence"]), n_key) if present.has("reviews") else None,
+                                 if has_inputs("sponsor_coverage_pct", present) else None),
+        "cadence_compliance_pct": (_pct(int(v["on_cadence"]), n_key)
+                                   if has_inputs("cadence_compliance_pct", present) else None),
         "multithreaded_pct": (_pct(int(v["multithreaded"]), n_key)
-                              if present.has("activities") and present.has("activities", "contact_id") else None),
+                              if has_inputs("multithreaded_pct", present) else None),
         "health_mean": float(v["health_mean"]) if v["n_scored"] else None,
         "green_count": float(v["green"]),
         "amber_count": float(v["amber"]),
         "red_count": float(v["red"]),
         "insufficient_data_count": float(v["insufficient"]),
-        "key_open_pipeline": key_open_pipeline(f, present.has("opportunities")),
+        "key_open_pipeline": key_open_pipeline(f, has_inputs("key_open_pipeline", present)),
     }
 
 
