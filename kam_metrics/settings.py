@@ -21,7 +21,14 @@ ENV_CONFIG = "KAM_CONFIG"
 DEFAULT_DATA_DIR = "data"
 CONFIG_FILE_NAME = "kam.toml"
 
-HEALTH_COMPONENTS = ("recency", "trend", "breadth", "loyalty", "wallet", "profitability", "cadence")
+HEALTH_COMPONENTS = (
+    "recency", "trend", "breadth", "loyalty", "wallet", "profitability", "cadence", "relationship",
+)
+#: The relationship component's penalties (METRICS.md "Health score", relationship row), each a setting.
+RELATIONSHIP_PENALTIES = (
+    "champion_left", "champion_quiet", "no_decision_maker_engaged", "no_c_level_engaged",
+    "key_account_without_sponsor",
+)
 SELECTION_INPUTS = ("revenue_ttm", "wallet_current", "net_margin_pct", "revenue_growth_pct", "engaged_contacts_90d")
 
 
@@ -62,9 +69,19 @@ class Settings:
     # Health score
     health_weights: Mapping[str, float] = field(
         default_factory=lambda: _frozen(
-            {"recency": 15, "trend": 15, "breadth": 15, "loyalty": 15, "wallet": 15, "profitability": 15, "cadence": 10}
+            {"recency": 15, "trend": 15, "breadth": 15, "loyalty": 15, "wallet": 15, "profitability": 15, "cadence": 10,
+             "relationship": 15}
         )
     )
+    # Points taken off the relationship score's 100 for each flag that is true (a null flag takes nothing)
+    relationship_penalties: Mapping[str, float] = field(
+        default_factory=lambda: _frozen(
+            {"champion_left": 60, "champion_quiet": 30, "no_decision_maker_engaged": 20, "no_c_level_engaged": 10,
+             "key_account_without_sponsor": 20}
+        )
+    )
+    # While champion_left is true, health is at most this (an account whose champion just left is never green)
+    champion_left_health_cap: float = 69.0
     band_green_min: float = 70.0
     band_amber_min: float = 40.0
     recency_full_days: int = 14
@@ -120,6 +137,7 @@ _MAPPING_KEYS = {
     "activity_costs": ACTIVITY_TYPES,
     "case_costs": CASE_PRIORITIES,
     "health_weights": HEALTH_COMPONENTS,
+    "relationship_penalties": RELATIONSHIP_PENALTIES,
     "selection_weights": SELECTION_INPUTS,
 }
 
@@ -170,6 +188,10 @@ def settings_from_dict(data: Mapping[str, Any], source: str = "settings") -> Set
         raise SettingsError(f"{source}: setting 'band_amber_min' must not exceed 'band_green_min'")
     if not 0.0 <= settings.min_health_coverage_pct <= 100.0:
         raise SettingsError(f"{source}: setting 'min_health_coverage_pct' must be between 0 and 100")
+    if not 0.0 <= settings.champion_left_health_cap <= 100.0:
+        raise SettingsError(f"{source}: setting 'champion_left_health_cap' must be between 0 and 100")
+    if not any(v > 0 for v in settings.health_weights.values()):
+        raise SettingsError(f"{source}: at least one of the health_weights must be above 0")
     if settings.keep_snapshots < 1:
         raise SettingsError(f"{source}: setting 'keep_snapshots' must be at least 1")
     return settings

@@ -78,6 +78,9 @@ if widgets.needs(view, "contacts", "the relationship map (contacts by seniority 
         widgets.chart(charts.relationship_map_figure(contacts), key="acc_relationships")
         widgets.table(account.contacts_table(contacts), key="acc_contacts", currency=view.currency,
                       file_name=f"contacts_{account_id}", link_accounts=False)
+    st.markdown(f"**{account.relationship_score_text(row)}**")
+    widgets.table(account.relationship_penalty_table(view, row), key="acc_relationship_penalties",
+                  currency=view.currency, file_name=f"relationship_penalties_{account_id}", link_accounts=False)
 
 st.subheader("Share of wallet and whitespace")
 if widgets.needs(view, "wallet"):

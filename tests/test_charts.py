@@ -69,7 +69,29 @@ def test_contributions_waterfall_adds_up_to_health():
     trace = charts.health_contributions_waterfall(row).data[0]
     assert list(trace.x) == ["Recency", "Trend", "Health"]
     assert list(trace.y) == [25.0, 35.0, 60.0]
-    assert list(trace.customdata) == ["100", "70", ""]
+    assert list(trace.customdata) == ["score 100", "score 70", ""]
+
+
+def test_contributions_waterfall_shows_the_champion_left_cap_as_its_own_bar():
+    row = {"health": 69.0, "band": "amber", "contribution_recency": 50.0, "contribution_relationship": 42.0,
+           "contribution_cap": -23.0, "score_recency": 100.0, "score_relationship": 40.0}
+    trace = charts.health_contributions_waterfall(row).data[0]
+    assert list(trace.x) == ["Recency", "Relationship", "Champion-left cap", "Health"]
+    assert list(trace.y) == [50.0, 42.0, -23.0, 69.0]
+    assert sum(trace.y[:-1]) == trace.y[-1]
+    # no cap bar when the cap takes nothing
+    calm = charts.health_contributions_waterfall({**row, "contribution_cap": 0.0, "health": 92.0}).data[0]
+    assert "Champion-left cap" not in list(calm.x)
+
+
+def test_movement_waterfall_has_a_cap_bar():
+    movement = pl.DataFrame({
+        "component": ["recency", "relationship", "cap", "health"],
+        "contribution_from": [50.0, 42.0, 0.0, 92.0], "contribution_to": [50.0, 18.0, -5.0, 63.0],
+    })
+    trace = charts.health_movement_waterfall(movement).data[0]
+    assert list(trace.x) == ["Health before", "Recency", "Relationship", "Champion-left cap", "Health now"]
+    assert list(trace.y) == [92.0, 0.0, -24.0, -5.0, 63.0]
 
 
 def test_weekly_touches_are_stacked_per_activity_type():

@@ -71,7 +71,7 @@ def test_absent_inputs_are_null_and_present_ones_are_not(make_export, load_folde
             for key in (*ACTIVITY_KEYS, *CONTACT_KEYS, *RELATIONSHIP_FLAGS, *CADENCE_KEYS, *WALLET_KEYS,
                         "nps_365d", "csat_365d"):
                 assert r[key] is None, (account, key)
-            for score in ("recency", "trend", "breadth", "loyalty", "wallet", "cadence"):
+            for score in ("recency", "trend", "breadth", "loyalty", "wallet", "cadence", "relationship"):
                 assert r[f"score_{score}"] is None and r[f"contribution_{score}"] is None, (account, score)
             # cost to serve counts the one source present
             assert r["cost_to_serve_sources"] == "cases"
@@ -85,11 +85,13 @@ def test_absent_inputs_are_null_and_present_ones_are_not(make_export, load_folde
         assert a1["net_margin_pct"] == pytest.approx(30.0) and a1["cost_to_serve_pct"] == pytest.approx(40.0)
         # A2: no cases (the table is present): cost 0, not null; margin 500 × 0.35 = 175 → 35 %
         assert a2["cost_to_serve_ttm"] == 0.0 and a2["net_margin_pct"] == pytest.approx(35.0)
-        # health: only profitability scores (weight 15). A1 key: 15 of 100 applicable → 15 %; A2 not key (cadence
-        # does not apply): 15 of 90 → 16.67 %; A3: −50 revenue, no margin → 0 %. All below 50: insufficient_data.
+        # health: only profitability scores (weight 15); relationship is null (no contacts, though has_sponsor is
+        # known). A1 key: 15 of 115 applicable → 13.04 %; A2 not key (cadence does not apply): 15 of 105 →
+        # 14.29 %; A3: −50 revenue, no margin → 0 %. All below 50: insufficient_data.
         assert a1["score_profitability"] == 100.0 and a2["score_profitability"] == 100.0
         assert a3["score_profitability"] is None
-        assert [rows[a]["health_coverage_pct"] for a in ("A1", "A2", "A3")] == pytest.approx([15.0, 1500 / 90, 0.0])
+        assert [rows[a]["health_coverage_pct"] for a in ("A1", "A2", "A3")] == pytest.approx(
+            [1500 / 115, 1500 / 105, 0.0])
         for r in rows.values():
             assert r["health"] is None and r["band"] == "insufficient_data"
         # the contributions are still given: profitability is all of the (uncovered) score
@@ -101,12 +103,12 @@ def test_absent_inputs_are_null_and_present_ones_are_not(make_export, load_folde
 def test_min_health_coverage_pct_decides_between_a_band_and_insufficient_data(make_export, load_folder):
     con = _connect(load_folder, make_export, NO_ACTIVITY)
     try:
-        rows = _rows(account_metrics(con, AS_OF, settings=Settings().replace(min_health_coverage_pct=15.0)))
-        # A1 15 % ≥ 15: health = its one component, 100, green; A2 16.7 % likewise; A3 0 %: nothing to score
+        rows = _rows(account_metrics(con, AS_OF, settings=Settings().replace(min_health_coverage_pct=13.0)))
+        # A1 13.04 % ≥ 13: health = its one component, 100, green; A2 14.29 % likewise; A3 0 %: nothing to score
         assert rows["A1"]["health"] == pytest.approx(100.0) and rows["A1"]["band"] == "green"
         assert rows["A2"]["band"] == "green"
         assert rows["A3"]["health"] is None and rows["A3"]["band"] == "insufficient_data"
-        rows = _rows(account_metrics(con, AS_OF, settings=Settings().replace(min_health_coverage_pct=16.0)))
+        rows = _rows(account_metrics(con, AS_OF, settings=Settings().replace(min_health_coverage_pct=14.0)))
         assert rows["A1"]["band"] == "insufficient_data" and rows["A2"]["band"] == "green"
     finally:
         con.close()
@@ -204,20 +206,26 @@ def test_activities_without_contact_ids_and_accounts_without_sponsors(make_expor
         # = 525 → 52.5 % → profitability 100
         assert a1["share_of_wallet"] == pytest.approx(0.25) and a1["score_wallet"] == pytest.approx(50.0)
         assert a1["cost_to_serve_ttm"] == pytest.approx(175.0) and a1["net_margin_pct"] == pytest.approx(52.5)
-        # components present: recency, trend, wallet, profitability (15 each) and cadence (10): 70 of 100
-        # health = (15 × 100 + 15 × 75 + 15 × 50 + 15 × 100 + 10 × 100) / 70 = 5875 / 70 = 83.93 → green
-        assert a1["health_coverage_pct"] == pytest.approx(70.0)
-        assert a1["health"] == pytest.approx(5875 / 70) and a1["band"] == "green"
+        # relationship: contacts are present; champion_left is known (false), champion_quiet, decision maker,
+        # C-level (no activity contacts) and has_sponsor (no column) are null: no penalty → 100
+        assert a1["score_relationship"] == 100.0
+        # components present: recency, trend, wallet, profitability, relationship (15 each) and cadence (10):
+        # 85 of 115 = 73.9 %; health = (15 × 100 + 15 × 75 + 15 × 50 + 15 × 100 + 10 × 100 + 15 × 100) / 85
+        # = 7375 / 85 = 86.76 → green
+        assert a1["health_coverage_pct"] == pytest.approx(8500 / 115)
+        assert a1["health"] == pytest.approx(7375 / 85) and a1["band"] == "green"
         # A2 (not key): email 2026-11-01 → recency 100, trend 100 (no prior touches); no wallet row (the wallet is
-        # present: a null share, not absent data) ; margin 175 − 5 = 170 → 34 % → 100. 45 of 90 = exactly 50 %,
-        # the threshold itself: health (1500 + 1500 + 1500) / 45 = 100, green
+        # present: a null share, not absent data) ; margin 175 − 5 = 170 → 34 % → 100; relationship 100.
+        # 60 of 105 = 57.1 %: health (1500 × 4) / 60 = 100, green
         assert a2["wallet_current"] is None and a2["score_wallet"] is None
-        assert a2["health_coverage_pct"] == 50.0 and a2["health"] == pytest.approx(100.0) and a2["band"] == "green"
+        assert a2["health_coverage_pct"] == pytest.approx(6000 / 105) and a2["health"] == pytest.approx(100.0)
+        assert a2["band"] == "green"
         # A3 (key): no activity in a present table is no activity: touches 0, recency 0, not null; no review in
-        # a present table: overdue, cadence 0. Recency 15 + cadence 10 of 100 = 25 % → insufficient_data
+        # a present table: overdue, cadence 0. Recency 15 + cadence 10 + relationship 15 of 115 = 34.8 %
+        # → insufficient_data
         assert a3["touches_90d"] == 0 and a3["days_since_last_touch"] is None and a3["score_recency"] == 0.0
         assert a3["cadence_status"] == "overdue" and a3["score_cadence"] == 0.0
-        assert a3["health_coverage_pct"] == pytest.approx(25.0) and a3["band"] == "insufficient_data"
+        assert a3["health_coverage_pct"] == pytest.approx(4000 / 115) and a3["band"] == "insufficient_data"
     finally:
         con.close()
 
@@ -324,9 +332,11 @@ def test_percentile_rank_and_bands_compare_at_six_decimals():
     # a health of 69.99999999999999 (float noise of 70) bands green
     row = {"days_since_last_touch": 14, "touches_90d": 1, "touches_prior_90d": 1, "engagement_trend_pct": None,
            "engaged_contacts_90d": None, "nps_365d": 39.99999999999998, "share_of_wallet": None,
-           "net_margin_pct": None, "cadence_status": None, "is_key_account": False}
-    # recency 100 (15), loyalty (39.99999999999998 + 100) / 2 = 69.99999999999999 (15): coverage 30 / 90 = 33 %
-    got = add_health(pl.DataFrame([row]), Settings().replace(min_health_coverage_pct=30.0)).row(0, named=True)
+           "net_margin_pct": None, "cadence_status": None, "is_key_account": False,
+           "has_contacts_data": False, "champion_left": None, "champion_quiet": None,
+           "decision_maker_engaged_90d": None, "c_level_engaged_90d": None, "has_sponsor": None}
+    # recency 100 (15), loyalty (39.99999999999998 + 100) / 2 = 69.99999999999999 (15): coverage 30 / 105 = 29 %
+    got = add_health(pl.DataFrame([row]), Settings().replace(min_health_coverage_pct=28.0)).row(0, named=True)
     assert got["health"] == pytest.approx(85.0) and got["band"] == "green"
     only_loyalty = Settings().replace(min_health_coverage_pct=10.0, health_weights={
         **Settings().health_weights, "recency": 0.0})

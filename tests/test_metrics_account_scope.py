@@ -46,7 +46,7 @@ def test_health_movement_for_one_account_equals_its_rows_of_all(demo_data_dir):
     full = health_movement(con, as_of - timedelta(days=7), as_of)
     for account_id in _some_accounts(full):
         one = health_movement(con, as_of - timedelta(days=7), as_of, account_id=account_id)
-        assert one.height == 8
+        assert one.height == 10  # eight components, the cap and health
         assert_frame_equal(one, full.filter(pl.col("account_id") == account_id))
 
 

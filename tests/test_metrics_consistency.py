@@ -167,17 +167,24 @@ def test_history_equals_single_as_of_calls(con, as_of):
 def test_health_is_the_sum_of_contributions_and_the_weighted_mean(con, as_of):
     frame = account_metrics(con, as_of)
     s = Settings()
-    contributions = frame.select(pl.sum_horizontal([pl.col(f"contribution_{c}") for c in HEALTH_COMPONENTS]))
+    contributions = frame.select(pl.sum_horizontal([pl.col(f"contribution_{c}") for c in (*HEALTH_COMPONENTS, "cap")]))
     has = frame["health"].is_not_null()
     assert has.sum() > 0
     assert_close(contributions.to_series().filter(has), frame["health"].filter(has), label="Σ contributions")
+    capped = 0
     for row in frame.filter(has).iter_rows(named=True):
         present = {c: row[f"score_{c}"] for c in HEALTH_COMPONENTS if row[f"score_{c}"] is not None}
         weight = sum(s.health_weights[c] for c in present)
-        assert math.isclose(row["health"], sum(s.health_weights[c] * v for c, v in present.items()) / weight)
+        mean = sum(s.health_weights[c] * v for c, v in present.items()) / weight
+        # the champion-left cap: at most 69 while a champion or decision maker has left
+        expected = min(mean, s.champion_left_health_cap) if row["champion_left"] else mean
+        capped += row["champion_left"] and mean > s.champion_left_health_cap
+        assert math.isclose(row["health"], expected)
+        assert math.isclose(row["contribution_cap"], expected - mean, abs_tol=1e-9)
         assert all(0 <= v <= 100 for v in present.values())
         band = "green" if row["health"] >= 70 else "amber" if row["health"] >= 40 else "red"
         assert row["band"] == band
+    assert capped > 0  # the demo has a champion who left (Nordhavn) while its score would be green
 
 
 def test_breakdown_sums_equal_cost_to_serve(con, as_of):

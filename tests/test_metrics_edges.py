@@ -107,9 +107,9 @@ def test_data_dated_after_today_counts_when_as_of_reaches_it(load_folder, make_e
         reached = a1.filter(a1["as_of"] >= date(2099, 1, 11))  # the Sundays after the 2099 rows
         assert reached.height == 3 and reached["score_trend"].to_list() == [100.0] * 3
         assert reached["score_recency"].null_count() == 0 and reached["score_profitability"].null_count() == 0
-        # METRICS.md "insufficient data": recency, trend and profitability are 45 of the key account's 100 weight
-        # (no contact ids, surveys, wallet or reviews), below 50 %: health null, band insufficient_data
-        assert reached["health_coverage_pct"].to_list() == pytest.approx([45.0] * 3)
+        # METRICS.md "insufficient data": recency, trend and profitability are 45 of the key account's 115 weight
+        # (no contacts, contact ids, surveys, wallet or reviews), below 50 %: health null, band insufficient_data
+        assert reached["health_coverage_pct"].to_list() == pytest.approx([100 * 45 / 115] * 3)
         assert reached["band"].to_list() == ["insufficient_data"] * 3 and reached["health"].null_count() == 3
     finally:
         con.close()

@@ -106,9 +106,11 @@ EXPECTED = {
         "score_wallet": 100.0,  # 0.735 / 0.5 > 1
         "score_profitability": 100 * (100 * 860 / 14700 + 10) / 30,
         "score_cadence": 100.0,
-        # all seven present, Σ weight 100
+        "score_relationship": 100.0,  # nobody left or quiet, C11 economic buyer and C-level engaged, a sponsor
+        "contribution_cap": 0.0,
+        # all eight present, Σ weight 115
         "health": (15 * (100 + 100 + 80 + (100 / 3 + 100) / 2 + 100 + 100 * (100 * 860 / 14700 + 10) / 30)
-                   + 10 * 100) / 100,
+                   + 10 * 100 + 15 * 100) / 115,
         "health_coverage_pct": 100.0,
         "band": "green",
         "is_share_of_wallet_above_1": False,
@@ -153,9 +155,15 @@ EXPECTED = {
         "score_wallet": 100.0,  # 0.5 / 0.5
         "score_profitability": 100.0,  # 43.1 ≥ 20
         "score_cadence": 50.0,
-        "health": (15 * (100 + 100 + 60 + 100 + 100) + 10 * 50) / 85,  # loyalty missing: Σ weight 85
-        "health_coverage_pct": 85.0,
-        "band": "green",
+        # 100 − 60 (champion left) − 30 (champion quiet) − 10 (no C-level engaged) − 20 (key account without a
+        # sponsor) = −20, floored at 0; a decision maker was engaged (no penalty)
+        "score_relationship": 0.0,
+        # loyalty missing: Σ weight 100; mean (15 × (100 + 100 + 60 + 100 + 100) + 10 × 50 + 15 × 0) / 100 = 74,
+        # capped at 69 while the decision maker's leaving counts: contribution_cap = 69 − 74 = −5
+        "contribution_cap": -5.0,
+        "health": 69.0,
+        "health_coverage_pct": 100 * 100 / 115,
+        "band": "amber",
         "is_share_of_wallet_above_1": False,
     },
     # A3 Gamma (key): no activity at all, wallet only for an earlier year (2024), share of wallet above 1,
@@ -198,8 +206,10 @@ EXPECTED = {
         "score_wallet": 100.0,
         "score_profitability": 100.0,
         "score_cadence": 0.0,
-        "health": (15 * (0 + 0 + 0 + 100 + 100) + 10 * 0) / 85,  # 35.29: trend missing
-        "health_coverage_pct": 85.0,
+        "score_relationship": 100.0 - 30 - 20 - 10,  # quiet champion, no decision maker, no C-level: 40
+        "contribution_cap": 0.0,
+        "health": (15 * (0 + 0 + 0 + 100 + 100) + 10 * 0 + 15 * 40) / 100,  # 36: trend missing, Σ weight 100
+        "health_coverage_pct": 100 * 100 / 115,
         "band": "red",
         "is_share_of_wallet_above_1": True,
     },
@@ -242,8 +252,11 @@ EXPECTED = {
         "score_wallet": None,
         "score_profitability": 0.0,  # −385 ≤ −10
         "score_cadence": None,  # not a key account
-        "health": 0.0,
-        "health_coverage_pct": 100 * 60 / 90,  # cadence does not apply
+        # no decision maker, no C-level engaged; no sponsor penalty for an account that is not key: 70
+        "score_relationship": 70.0,
+        "contribution_cap": 0.0,
+        "health": 15 * 70 / 75,  # 14
+        "health_coverage_pct": 100 * 75 / 105,  # cadence does not apply
         "band": "red",
         "is_share_of_wallet_above_1": False,
     },
@@ -286,12 +299,14 @@ EXPECTED = {
         "score_wallet": 100.0,  # 1.0 / 0.5 capped
         "score_profitability": 100 * (9.5 + 10) / 30,  # 65
         "score_cadence": None,
-        "health": 15 * (100 + 100 + 0 + 100 + 65) / 75,  # 73
-        "health_coverage_pct": 100 * 75 / 90,
+        "score_relationship": 70.0,  # no decision maker, no C-level engaged
+        "contribution_cap": 0.0,
+        "health": 15 * (100 + 100 + 0 + 100 + 65 + 70) / 90,  # 72.5
+        "health_coverage_pct": 100 * 90 / 105,
         "band": "green",
         "is_share_of_wallet_above_1": False,  # exactly 1 is not above
     },
-    # A6 Zeta (not key): revenue and wallet only; health exactly 40 (amber boundary).
+    # A6 Zeta (not key): revenue and wallet only (and no contacts of its own).
     "A6": {
         "touches_90d": 0,
         "weighted_touches_90d": 0,
@@ -330,8 +345,10 @@ EXPECTED = {
         "score_wallet": 60.0,  # 100 × 0.3 / 0.5
         "score_profitability": 100.0,
         "score_cadence": None,
-        "health": 15 * (0 + 0 + 60 + 100) / 60,  # 40.0 → amber (≥ 40)
-        "health_coverage_pct": 100 * 60 / 90,
+        "score_relationship": 70.0,  # no decision maker, no C-level engaged
+        "contribution_cap": 0.0,
+        "health": 15 * (0 + 0 + 60 + 100 + 70) / 75,  # 46.0 → amber
+        "health_coverage_pct": 100 * 75 / 105,
         "band": "amber",
         "is_share_of_wallet_above_1": False,
     },
@@ -374,13 +391,18 @@ def test_every_account_key_matches_the_hand_computation(accounts, account_id):
 
 
 def test_contributions_are_weight_times_score_over_present_weight(accounts):
-    # A2: loyalty is null, so the present weight is 85; cadence 10 × 50 / 85
+    # A2: loyalty is null, so the present weight is 100; cadence 10 × 50 / 100
     a2 = accounts["A2"]
     assert a2["contribution_loyalty"] is None
-    assert math.isclose(a2["contribution_cadence"], 10 * 50 / 85)
-    assert math.isclose(a2["contribution_breadth"], 15 * 60 / 85)
-    # A1: all present (Σ weight 100)
-    assert math.isclose(accounts["A1"]["contribution_breadth"], 15 * 80 / 100)
+    assert math.isclose(a2["contribution_cadence"], 10 * 50 / 100)
+    assert math.isclose(a2["contribution_breadth"], 15 * 60 / 100)
+    assert a2["contribution_relationship"] == 0.0
+    # the cap's contribution (69 − 74 = −5) and the components' add up to health
+    parts = [a2[f"contribution_{c}"] or 0.0 for c in ("recency", "trend", "breadth", "loyalty", "wallet",
+                                                      "profitability", "cadence", "relationship", "cap")]
+    assert math.isclose(sum(parts), 69.0) and math.isclose(a2["contribution_cap"], -5.0)
+    # A1: all present (Σ weight 115)
+    assert math.isclose(accounts["A1"]["contribution_breadth"], 15 * 80 / 115)
 
 
 def test_account_metrics_rows_and_identity_columns(accounts):
@@ -459,11 +481,12 @@ def test_health_history_is_each_sunday_of_the_last_26_weeks(con):
     assert sundays[0] == date(2025, 1, 5)
     assert all(d.isoweekday() == 7 for d in sundays)
     a3 = {r["as_of"]: r for r in frame.filter(pl.col("account_id") == "A3").iter_rows(named=True)}
-    # 06-29: review window 05-31 … 06-29 misses W301 (05-25) → overdue → (1500 + 1500) / 85
-    assert a3[date(2025, 6, 29)]["health"] == pytest.approx(3000 / 85)
+    # 06-29: review window 05-31 … 06-29 misses W301 (05-25) → overdue → (1500 + 1500 + 15 × 40) / 100
+    # (relationship 40: quiet champion, no decision maker, no C-level engaged)
+    assert a3[date(2025, 6, 29)]["health"] == pytest.approx(3600 / 100)
     assert a3[date(2025, 6, 29)]["band"] == "red"
-    # 06-22: window 05-24 … 06-22 holds W301 → partial (50) → (1500 + 1500 + 500) / 85
-    assert a3[date(2025, 6, 22)]["health"] == pytest.approx(3500 / 85)
+    # 06-22: window 05-24 … 06-22 holds W301 → partial (50) → (1500 + 1500 + 500 + 600) / 100
+    assert a3[date(2025, 6, 22)]["health"] == pytest.approx(4100 / 100)
     assert a3[date(2025, 6, 22)]["band"] == "amber"
     # the history point on a Sunday equals account_metrics at that date
     single = account_metrics(con, date(2025, 6, 22)).filter(pl.col("account_id") == "A1").row(0, named=True)
@@ -474,14 +497,15 @@ def test_health_history_is_each_sunday_of_the_last_26_weeks(con):
 def test_health_movement_explains_the_change(con):
     frame = health_movement(con, date(2025, 6, 23), AS_OF, account_id="A3")
     by = {r["component"]: r for r in frame.iter_rows(named=True)}
-    # cadence partial → overdue: contribution 10 × 50 / 85 → 0
-    assert by["cadence"]["contribution_from"] == pytest.approx(500 / 85)
+    # cadence partial → overdue: contribution 10 × 50 / 100 → 0
+    assert by["cadence"]["contribution_from"] == pytest.approx(500 / 100)
     assert by["cadence"]["contribution_to"] == pytest.approx(0.0)
-    assert by["cadence"]["change"] == pytest.approx(-500 / 85)
+    assert by["cadence"]["change"] == pytest.approx(-500 / 100)
     assert by["wallet"]["change"] == pytest.approx(0.0)
-    assert by["health"]["contribution_from"] == pytest.approx(3500 / 85)
-    assert by["health"]["contribution_to"] == pytest.approx(3000 / 85)
-    assert by["health"]["change"] == pytest.approx(-500 / 85)
+    assert by["relationship"]["change"] == pytest.approx(0.0) and by["cap"]["change"] == 0.0
+    assert by["health"]["contribution_from"] == pytest.approx(4100 / 100)
+    assert by["health"]["contribution_to"] == pytest.approx(3600 / 100)
+    assert by["health"]["change"] == pytest.approx(-500 / 100)
     assert by["trend"]["contribution_from"] is None and by["trend"]["change"] == 0.0
 
 
@@ -541,10 +565,12 @@ def test_programme_kpis(con):
     assert v["multithreaded_pct"] == pytest.approx(200 / 3)  # A1 and A2
     health = [EXPECTED[a]["health"] for a in ("A1", "A2", "A3")]
     assert v["health_mean"] == pytest.approx(sum(health) / 3)
-    assert (v["green_count"], v["amber_count"], v["red_count"]) == (2, 0, 1)
-    # a week earlier A3 was amber (41.2) and A2 had 2 engaged contacts (C23 first touched 06-25)
+    # A1 green; A2 amber (capped at 69: its decision maker left 05-20); A3 red (36)
+    assert (v["green_count"], v["amber_count"], v["red_count"]) == (1, 1, 1)
+    # a week earlier A3 was amber (41), A2 amber too (capped), and A2 had 2 engaged contacts (C23 first touched
+    # 06-25)
     assert (kpis["red_count"]["value_7d_ago"], kpis["red_count"]["change"]) == (0, 1)
-    assert kpis["amber_count"]["value_7d_ago"] == 1
+    assert kpis["amber_count"]["value_7d_ago"] == 2
     assert kpis["multithreaded_pct"]["value_7d_ago"] == pytest.approx(100 / 3)
 
 

@@ -13,8 +13,10 @@ import pytest
 
 from kam_metrics.generators.demo import selection_inputs
 from kam_metrics.metrics import rules
-from kam_metrics.metrics.scoring import add_health, add_selection_score, percentile_rank
-from kam_metrics.settings import SELECTION_INPUTS, Settings
+from kam_metrics.metrics.scoring import (
+    account_relationship_penalties, add_health, add_selection_score, percentile_rank,
+)
+from kam_metrics.settings import SELECTION_INPUTS, Settings, SettingsError, settings_from_dict
 
 AS_OF = date(2025, 6, 30)
 
@@ -192,12 +194,18 @@ def test_add_health_weighted_mean_of_the_present_components():
         "net_margin_pct": 5.0,             # profitability 100 × (5 + 10) / 30 = 50
         "cadence_status": "partial",       # cadence 50 (a key account)
         "is_key_account": True,
+        # relationship null: the export carried no contacts (the flags are then null too)
+        "has_contacts_data": False, "champion_left": None, "champion_quiet": None,
+        "decision_maker_engaged_90d": None, "c_level_engaged_90d": None, "has_sponsor": True,
     }
     got = add_health(pl.DataFrame([row]), Settings()).row(0, named=True)
     # present weight 15 × 5 + 10 = 85; health = (15 × (100 + 60 + 40 + 50 + 50) + 10 × 50) / 85 = 5000 / 85
     assert got["score_loyalty"] is None and got["contribution_loyalty"] is None
+    assert got["score_relationship"] is None and got["contribution_relationship"] is None
     assert got["health"] == pytest.approx(5000 / 85)
-    assert got["health_coverage_pct"] == pytest.approx(100 * 85 / 100)
+    assert got["contribution_cap"] == 0.0
+    # the applicable weight of a key account: 15 × 7 + 10 (cadence) = 115
+    assert got["health_coverage_pct"] == pytest.approx(100 * 85 / 115)
     assert got["band"] == "amber"  # 58.8
     assert got["contribution_cadence"] == pytest.approx(500 / 85)
 
@@ -253,3 +261,103 @@ def test_demo_selection_score_is_the_engines_with_the_configured_weights():
     default = selection_inputs(_demo_tables(), AS_OF)
     assert default["selection_score"].to_list() == add_selection_score(
         default.drop("selection_score"), Settings())["selection_score"].to_list()
+
+
+# --- the relationship component and the champion-left cap (METRICS.md "Health score") ---------------------------
+
+#: An account row every component of which scores: recency 100, trend 100, breadth 100, loyalty 100, wallet 100,
+#: profitability 100, cadence 100 (a key account), and a relationship set per test.
+_FULL = {
+    "days_since_last_touch": 3, "engagement_trend_pct": 100.0, "touches_90d": 9, "touches_prior_90d": 3,
+    "engaged_contacts_90d": 5, "nps_365d": 100.0, "share_of_wallet": 0.6, "net_margin_pct": 25.0,
+    "cadence_status": "on_cadence", "is_key_account": True, "has_contacts_data": True,
+    "champion_left": False, "champion_quiet": False, "decision_maker_engaged_90d": True, "c_level_engaged_90d": True,
+    "has_sponsor": True,
+}
+
+
+def _health(**changes):
+    return add_health(pl.DataFrame([{**_FULL, **changes}]), Settings()).row(0, named=True)
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({}, 100.0),                                                  # no penalty
+    ({"champion_quiet": True}, 70.0),                             # − 30
+    ({"decision_maker_engaged_90d": False}, 80.0),                # − 20
+    ({"c_level_engaged_90d": False}, 90.0),                       # − 10
+    ({"has_sponsor": False}, 80.0),                               # − 20: a key account without a sponsor
+    ({"has_sponsor": False, "is_key_account": False}, 100.0),     # an account that is not key: no sponsor penalty
+    ({"champion_left": True}, 40.0),                              # − 60
+    ({"champion_left": True, "champion_quiet": True}, 10.0),      # − 90
+    ({"champion_left": True, "champion_quiet": True, "has_sponsor": False}, 0.0),  # − 110, floored at 0
+    ({"champion_left": None, "champion_quiet": None, "decision_maker_engaged_90d": None,
+      "c_level_engaged_90d": None, "has_sponsor": None}, 100.0),  # null flags take nothing off
+    ({"has_contacts_data": False}, None),                         # no contacts in the export: null
+])
+def test_relationship_score_takes_each_penalty_off_100(changes, expected):
+    got = _health(**changes)
+    assert got["score_relationship"] == expected
+
+
+def test_champion_left_caps_a_92_at_69_and_the_contributions_add_up():
+    # relationship 100 − 60 = 40; the other seven score 100 (weights 15 × 6 + 10 = 100) except breadth:
+    # engaged 3 of 5 → 60. Mean = (15 × 5 × 100 + 15 × 60 + 10 × 100 + 15 × 40) / 115
+    # = (7500 + 900 + 1000 + 600) / 115 = 10000 / 115 = 86.96 — not 92; to reach 92 exactly, set the cadence
+    # weight so: (7500 + 900 + w × 100 + 600) / (105 + w) = 92 → 9000 + 100 w = 9660 + 92 w → w = 82.5
+    s = Settings().replace(health_weights={**Settings().health_weights, "cadence": 82.5})
+    row = {**_FULL, "engaged_contacts_90d": 3, "champion_left": True}
+    got = add_health(pl.DataFrame([row]), s).row(0, named=True)
+    parts = ("recency", "trend", "breadth", "loyalty", "wallet", "profitability", "cadence", "relationship")
+    mean = sum(got[f"contribution_{c}"] for c in parts)
+    assert mean == pytest.approx(92.0)
+    assert got["health"] == 69.0 and got["band"] == "amber"
+    assert got["contribution_cap"] == pytest.approx(69.0 - 92.0)
+    assert mean + got["contribution_cap"] == pytest.approx(got["health"])
+    # the cap is a setting; under the cap, or without a champion leaving, it takes nothing
+    assert add_health(pl.DataFrame([row]), s.replace(champion_left_health_cap=95.0)).row(0, named=True)[
+        "health"] == pytest.approx(92.0)
+    calm = add_health(pl.DataFrame([{**row, "champion_left": False}]), s).row(0, named=True)
+    assert calm["contribution_cap"] == 0.0 and calm["band"] == "green"
+    # a null champion_left (contacts without is_active / left_date) caps nothing
+    unknown = add_health(pl.DataFrame([{**row, "champion_left": None}]), s).row(0, named=True)
+    assert unknown["contribution_cap"] == 0.0
+
+
+def test_the_cap_keeps_insufficient_data_and_low_scores_as_they_are():
+    # a health already below the cap: champion_left takes the relationship points but no cap
+    low = _health(champion_left=True, days_since_last_touch=200, engagement_trend_pct=-100.0, nps_365d=-100.0)
+    # recency 0, trend 0, loyalty 0; breadth, wallet, profitability, cadence 100; relationship 40:
+    # (15 × 300 + 10 × 100 + 15 × 40) / 115 = 6100 / 115 = 53.04
+    assert low["health"] == pytest.approx(6100 / 115) and low["contribution_cap"] == 0.0
+    # coverage below min_health_coverage_pct: health null whatever the cap, the cap's contribution still given
+    sparse = add_health(pl.DataFrame([{**_FULL, "champion_left": True}]),
+                        Settings().replace(min_health_coverage_pct=100.0)).row(0, named=True)
+    assert sparse["health"] == 69.0  # coverage 100 % meets even a 100 % minimum
+    thin = {**_FULL, "champion_left": True, "nps_365d": None}
+    got = add_health(pl.DataFrame([thin]), Settings().replace(min_health_coverage_pct=90.0)).row(0, named=True)
+    # loyalty null: coverage 100 / 115 = 86.96 % < 90 → insufficient data
+    assert got["health"] is None and got["band"] == "insufficient_data"
+    assert got["health_coverage_pct"] == pytest.approx(10000 / 115)
+
+
+def test_champion_left_health_cap_and_relationship_penalties_are_checked_settings():
+    assert settings_from_dict({"champion_left_health_cap": 60}).champion_left_health_cap == 60.0
+    with pytest.raises(SettingsError, match="champion_left_health_cap"):
+        settings_from_dict({"champion_left_health_cap": 101})
+    got = settings_from_dict({"relationship_penalties": {"champion_quiet": 40}})
+    assert got.relationship_penalties["champion_quiet"] == 40 and got.relationship_penalties["champion_left"] == 60
+    with pytest.raises(SettingsError, match="relationship_penalties.nobody"):
+        settings_from_dict({"relationship_penalties": {"nobody": 5}})
+    with pytest.raises(SettingsError, match="health_weights"):
+        settings_from_dict({"health_weights": {c: 0 for c in Settings().health_weights}})
+
+
+def test_relationship_penalties_say_which_applies():
+    rows = account_relationship_penalties({**_FULL, "account_id": "A", "champion_left": True, "has_sponsor": None,
+                                           "c_level_engaged_90d": False}, Settings(), has_contacts_data=True)
+    got = {r["penalty"]: (r["points"], r["is_applied"]) for r in rows.iter_rows(named=True)}
+    assert got == {"champion_left": (60.0, True), "champion_quiet": (30.0, False),
+                   "no_decision_maker_engaged": (20.0, False), "no_c_level_engaged": (10.0, True),
+                   "key_account_without_sponsor": (20.0, None)}
+    none = account_relationship_penalties({**_FULL, "account_id": "A"}, Settings(), has_contacts_data=False)
+    assert none["is_applied"].null_count() == 5

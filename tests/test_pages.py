@@ -250,6 +250,23 @@ def test_account_deep_link_opens_that_account(demo_data_dir, monkeypatch):
     assert qp(at, "account_id") == [CHAMPION_LEFT_ACCOUNT]
 
 
+def test_account_page_says_which_relationship_penalty_applies(demo_data_dir, monkeypatch):
+    # Nordhavn's champion left last month: the relationship map's table says so, and health is capped (amber)
+    at = run(demo_data_dir, monkeypatch, "pages/6_Account.py", query={"account_id": CHAMPION_LEFT_ACCOUNT})
+    con = engine(demo_data_dir)
+    frame = metrics.account_metrics(con, None, NO_FILTERS, Settings())
+    con.close()
+    row = frame.filter(frame["account_id"] == CHAMPION_LEFT_ACCOUNT).row(0, named=True)
+    assert row["champion_left"] and row["band"] == "amber" and row["health"] <= 69.0
+    assert row["contribution_cap"] < 0  # without the cap it would be green
+    penalties = next(d.value for d in at.dataframe if "penalty" in d.value.columns)
+    left = penalties[penalties["penalty"] == "champion left"].iloc[0]
+    assert left["status"] == "applies" and left["points_off"] == -60
+    assert "left in the last 90 days" in left["why"]
+    score = f"{row['score_relationship']:.0f}"
+    assert any(t.startswith(f"**Relationship score {score} of 100") for t in texts(at)), texts(at)
+
+
 def test_account_picker_changes_the_url(demo_data_dir, monkeypatch):
     at = run(demo_data_dir, monkeypatch, "pages/6_Account.py")
     at.selectbox(key="kam_account_pick").set_value(VALUE_DESTROYER_ACCOUNT).run()

@@ -16,7 +16,12 @@ def test_defaults_are_those_of_metrics_md():
                                         "qbr": 5, "exec_meeting": 5, "other": 1}
     assert dict(s.activity_costs)["qbr"] == 1200 and dict(s.activity_costs)["exec_meeting"] == 1000
     assert dict(s.case_costs) == {"low": 50, "medium": 150, "high": 400, "critical": 1000}
-    assert sum(s.health_weights.values()) == 100 and s.health_weights["cadence"] == 10
+    assert dict(s.health_weights) == {"recency": 15, "trend": 15, "breadth": 15, "loyalty": 15, "wallet": 15,
+                                      "profitability": 15, "cadence": 10, "relationship": 15}
+    assert dict(s.relationship_penalties) == {"champion_left": 60, "champion_quiet": 30,
+                                              "no_decision_maker_engaged": 20, "no_c_level_engaged": 10,
+                                              "key_account_without_sponsor": 20}
+    assert s.champion_left_health_cap == 69 and s.min_health_coverage_pct == 50
     assert (s.band_green_min, s.band_amber_min) == (70, 40)
     assert (s.key_account_min, s.key_account_max) == (5, 25)
 

@@ -36,7 +36,8 @@ STATUS_COLORS = {
 }
 COMPONENT_LABELS = {
     "recency": "Recency", "trend": "Trend", "breadth": "Breadth", "loyalty": "Loyalty",
-    "wallet": "Wallet", "profitability": "Profitability", "cadence": "Cadence",
+    "wallet": "Wallet", "profitability": "Profitability", "cadence": "Cadence", "relationship": "Relationship",
+    "cap": "Champion-left cap",
 }
 SENIORITY_ORDER = ("c_level", "vp", "director", "manager", "individual", "unknown")
 ROLE_ORDER = ("economic_buyer", "decision_maker", "champion", "influencer", "user", "gatekeeper", "blocker", "unknown")
@@ -247,7 +248,9 @@ def health_movement_waterfall(movement: pl.DataFrame, title: str | None = None) 
 def health_contributions_waterfall(account: Mapping[str, Any]) -> go.Figure:
     """One account's health built up from its components' contributions (METRICS.md: contribution, health)."""
     parts = [(c, account.get(f"contribution_{c}")) for c in COMPONENT_LABELS]
-    parts = [(c, v) for c, v in parts if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    # (the cap is a bar only when it takes points off)
+    parts = [(c, v) for c, v in parts if v is not None and not (isinstance(v, float) and math.isnan(v))
+             and not (c == "cap" and v == 0)]
     if not parts:
         return empty_figure("No health score: none of its inputs is available.")
     health = account.get("health")
@@ -259,10 +262,11 @@ def health_contributions_waterfall(account: Mapping[str, Any]) -> go.Figure:
         y=[v for _, v in parts] + [total],
         measure=["relative"] * len(parts) + ["total"],
         text=[f"{v:.1f}" for _, v in parts] + [f"{total:.1f}"], textposition="outside",
-        customdata=[("—" if s is None else f"{s:.0f}") for s in scores] + [""],
-        increasing=dict(marker_color="#60a5fa"), totals=dict(marker_color=BAND_COLORS.get(account.get("band"), ACCENT)),
+        customdata=[("—" if s is None else f"score {s:.0f}") if c != "cap" else "champion left: health at most the cap"
+                    for (c, _), s in zip(parts, scores)] + [""],
+        increasing=dict(marker_color="#60a5fa"), decreasing=dict(marker_color=BAND_COLORS["red"]), totals=dict(marker_color=BAND_COLORS.get(account.get("band"), ACCENT)),
         connector=dict(line=dict(color="#cbd5e1")),
-        hovertemplate="%{x}: contributes %{text} (score %{customdata})<extra></extra>",
+        hovertemplate="%{x}: contributes %{text} (%{customdata})<extra></extra>",
     ))
     fig.update_yaxes(range=[0, 110], title="health points")
     fig.update_layout(showlegend=False)

@@ -19,7 +19,7 @@ from kam_metrics.load.marts import marts_current
 from kam_metrics.metrics import _engine as E
 from kam_metrics.metrics import rules
 from kam_metrics.metrics.presence import Presence, cost_to_serve_sources, key_absence, presence
-from kam_metrics.metrics.scoring import HEALTH_OUTPUT_COLUMNS, add_health, add_selection_score
+from kam_metrics.metrics.scoring import CONTACTS_PRESENT, HEALTH_OUTPUT_COLUMNS, add_health, add_selection_score
 from kam_metrics.settings import Settings
 
 # Windows fixed by the definitions (METRICS.md "Time"); thresholds that are settings come from Settings.
@@ -420,11 +420,13 @@ def derive(f: pl.DataFrame, s: Settings) -> pl.DataFrame:
 
 
 def without_absent(f: pl.DataFrame, present: Presence) -> pl.DataFrame:
-    """The account keys whose input the export did not carry set to null (presence.key_absence), and
+    """The account keys whose input the export did not carry set to null (presence.key_absence),
+    has_contacts_data (whether contacts were carried: the relationship component needs them), and
     cost_to_serve_sources: the sources cost_to_serve_ttm counts (only those present; the absent ones add
     nothing, as they have no rows)."""
     sources = cost_to_serve_sources(present)
-    f = f.with_columns(cost_to_serve_sources=pl.lit(", ".join(sources) if sources else None, dtype=pl.String))
+    f = f.with_columns(cost_to_serve_sources=pl.lit(", ".join(sources) if sources else None, dtype=pl.String),
+                       **{CONTACTS_PRESENT: pl.lit(present.has("contacts"))})
     absent = [k for k in key_absence(present) if k in f.columns]
     if not absent:
         return f

@@ -11,8 +11,8 @@ import polars as pl
 from kam_metrics.filters import Filters
 from kam_metrics.metrics import _engine as E
 from kam_metrics.metrics.accounts import HEALTH_OFFSETS, metrics_at
-from kam_metrics.metrics.scoring import CONTRIBUTION_COLUMNS, HEALTH_OUTPUT_COLUMNS, SCORE_COLUMNS
-from kam_metrics.settings import HEALTH_COMPONENTS, Settings
+from kam_metrics.metrics.scoring import CONTRIBUTION_COLUMNS, CONTRIBUTION_PARTS, HEALTH_OUTPUT_COLUMNS, SCORE_COLUMNS
+from kam_metrics.settings import Settings
 
 __all__ = ["HEALTH_OUTPUT_COLUMNS", "health_history", "health_movement", "last_sundays"]
 
@@ -40,7 +40,8 @@ def health_movement(con, date_from: date, date_to: date, filters: Filters | None
                     settings: Settings | None = None, account_id: str | None = None) -> pl.DataFrame:
     """"Why did health move": per account and component the contribution at date_from and date_to and the change.
 
-    Rows: the seven components plus component 'health' (contribution_* = health). A component absent
+    Rows: the eight components, 'cap' (the champion-left cap's effect, ≤ 0) and component 'health'
+    (contribution_* = health). A component absent
     (null) on one date counts as 0 in `change`, so the component changes add up to the health change.
     """
     date_from, date_to = E._as_date(date_from), E._as_date(date_to)
@@ -48,7 +49,7 @@ def health_movement(con, date_from: date, date_to: date, filters: Filters | None
     frame = metrics_at(con, [date_from, date_to], E.only_accounts(filters, account_id), settings,
                        offsets=HEALTH_OFFSETS)
     cols = [*CONTRIBUTION_COLUMNS, "health"]
-    components = [*HEALTH_COMPONENTS, "health"]
+    components = [*CONTRIBUTION_PARTS, "health"]
     # metrics_at has one row per account and as_of, sorted by account: the rows of each date line up, and
     # account-major × component order is the order of the output (account_id, then the component order).
     start = frame.filter(pl.col("as_of") == date_from)

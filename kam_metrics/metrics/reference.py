@@ -32,6 +32,7 @@ def _defs() -> list[tuple[str, str, str, str, str]]:
     ac = ", ".join(f"{k} {v:g}" for k, v in s.activity_costs.items())
     cc = ", ".join(f"{k} {v:g}" for k, v in s.case_costs.items())
     hw = s.health_weights
+    rp = s.relationship_penalties
     return [
         # section, key, label, unit, definition
         ("Accounts", "account_id", "Account", "id", "The account's identifier (accounts.account_id)."),
@@ -129,7 +130,7 @@ def _defs() -> list[tuple[str, str, str, str, str]]:
          "Part of cost_to_serve_ttm: service_costs (by category), activities (by activity_type) or cases (by priority)."),
         ("Cost to serve and lifetime value", "component", "Component", "text",
          "Cost breakdown: the service cost category, activity type or case priority. Health movement: the health "
-         "component (recency … cadence) or 'health' for the score itself."),
+         "component (recency … relationship), 'cap' (the champion-left cap) or 'health' for the score itself."),
         ("Cost to serve and lifetime value", "cost_ttm", "Cost (TTM)", "money",
          "The component's part of cost_to_serve_ttm (only non-zero parts are listed; per account they add up to it)."),
         ("Cost to serve and lifetime value", "quantity", "Quantity", "count",
@@ -191,15 +192,27 @@ def _defs() -> list[tuple[str, str, str, str, str]]:
         ("Health score", "score_cadence", "Cadence score", "score",
          f"Key accounts only: on_cadence 100, partial 50, overdue 0; null for other accounts and when cadence_status is "
          f"null. Weight {hw['cadence']:g}."),
+        ("Health score", "score_relationship", "Relationship score", "score",
+         f"100 − {rp['champion_left']:g} if champion_left − {rp['champion_quiet']:g} if champion_quiet − "
+         f"{rp['no_decision_maker_engaged']:g} if not decision_maker_engaged_90d − {rp['no_c_level_engaged']:g} if "
+         f"not c_level_engaged_90d − {rp['key_account_without_sponsor']:g} if a key account without has_sponsor; a "
+         "flag that is null takes nothing off; floored at 0; null when the export has no contacts. "
+         f"Weight {hw['relationship']:g}."),
         *[
             ("Health score", f"contribution_{c}", f"{c.capitalize()} contribution", "score",
              f"weight × score_{c} / Σ weight of the non-null components; null when score_{c} is null. The "
-             "contributions add up to health.")
+             "contributions and contribution_cap add up to health.")
             for c in HEALTH_COMPONENTS
         ],
+        ("Health score", "contribution_cap", "Champion-left cap", "score",
+         f"The champion-left cap's effect on health: min(mean, {s.champion_left_health_cap:g}) − mean while "
+         "champion_left is true (≤ 0), else 0; mean = the weighted mean of the components. With the components' "
+         "contributions it adds up to health."),
         ("Health score", "health", "Health", "score",
-         "Σ weight × score / Σ weight over the components that are not null; null when all are, and when "
-         f"health_coverage_pct < min_health_coverage_pct (setting, default {s.min_health_coverage_pct:g}). 0–100."),
+         "Σ weight × score / Σ weight over the components that are not null, then at most champion_left_health_cap "
+         f"({s.champion_left_health_cap:g}) while champion_left is true, so an account whose champion or decision "
+         "maker just left is never green; null when no component scores, and when health_coverage_pct < "
+         f"min_health_coverage_pct (setting, default {s.min_health_coverage_pct:g}). 0–100."),
         ("Health score", "health_coverage_pct", "Health coverage", "pct",
          "100 × Σ weight of the non-null components / Σ weight of the components that apply (cadence applies to key "
          f"accounts only). Below min_health_coverage_pct ({s.min_health_coverage_pct:g}) health is null and band "

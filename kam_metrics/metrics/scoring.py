@@ -1,6 +1,6 @@
 """Pure scoring over frames of account rows (no connection): the health score of METRICS.md "Health score"
-(0–100 components, their weighted mean, coverage, band and contributions; below min_health_coverage_pct the
-health is null and the band insufficient_data) and the key account
+(0–100 components, their weighted mean, the champion-left cap, coverage, band and contributions; below
+min_health_coverage_pct the health is null and the band insufficient_data) and the key account
 selection score of "Key account selection" (percentile ranks and weights). The queries that feed them
 live in accounts.py (metrics_at), health.py (history, movement) and selection.py (candidates)."""
 
@@ -9,10 +9,23 @@ from __future__ import annotations
 import polars as pl
 
 from kam_metrics.metrics.rules import decision_value
-from kam_metrics.settings import HEALTH_COMPONENTS, SELECTION_INPUTS, Settings
+from kam_metrics.settings import HEALTH_COMPONENTS, RELATIONSHIP_PENALTIES, SELECTION_INPUTS, Settings
 
 SCORE_COLUMNS = tuple(f"score_{c}" for c in HEALTH_COMPONENTS)
-CONTRIBUTION_COLUMNS = tuple(f"contribution_{c}" for c in HEALTH_COMPONENTS)
+#: The parts health is the sum of: each component's contribution and the champion-left cap's (≤ 0).
+CONTRIBUTION_PARTS = (*HEALTH_COMPONENTS, "cap")
+CONTRIBUTION_COLUMNS = tuple(f"contribution_{c}" for c in CONTRIBUTION_PARTS)
+#: Whether the export carried contacts (a frame column set by the engine): the relationship component is null
+#: without them (METRICS.md "Data that is not there").
+CONTACTS_PRESENT = "has_contacts_data"
+#: The account flag each relationship penalty looks at, and the value of it that takes the points off.
+PENALTY_FLAGS: dict[str, tuple[str, bool]] = {
+    "champion_left": ("champion_left", True),
+    "champion_quiet": ("champion_quiet", True),
+    "no_decision_maker_engaged": ("decision_maker_engaged_90d", False),
+    "no_c_level_engaged": ("c_level_engaged_90d", False),
+    "key_account_without_sponsor": ("has_sponsor", False),
+}
 HEALTH_OUTPUT_COLUMNS = (*SCORE_COLUMNS, *CONTRIBUTION_COLUMNS, "health", "health_coverage_pct", "band")
 #: The band of an account whose health coverage is below min_health_coverage_pct (health is then null).
 INSUFFICIENT_DATA = "insufficient_data"
@@ -74,12 +87,64 @@ def component_scores(s: Settings) -> dict[str, pl.Expr]:
     return {
         "recency": recency, "trend": trend, "breadth": breadth, "loyalty": loyalty,
         "wallet": wallet, "profitability": profitability, "cadence": cadence,
+        "relationship": relationship_score(s),
     }
+
+
+def penalty_applies(penalty: str) -> pl.Expr:
+    """Whether a relationship penalty applies to an account row: its flag has the penalised value (the sponsor
+    penalty for key accounts only); null when the flag is null (a null flag takes nothing off)."""
+    flag, penalised = PENALTY_FLAGS[penalty]
+    value = pl.col(flag).cast(pl.Boolean)
+    applies = value if penalised else ~value
+    if penalty == "key_account_without_sponsor":
+        # a non-key account is never penalised, whatever its sponsor; a key account's unknown sponsor stays null
+        return pl.when(~pl.col("is_key_account").fill_null(False)).then(False).otherwise(applies)
+    return applies
+
+
+def relationship_score(s: Settings) -> pl.Expr:
+    """score_relationship: 100 less the penalty of each flag that applies, floored at 0; null without contacts."""
+    taken = pl.sum_horizontal(
+        [pl.when(penalty_applies(p).fill_null(False)).then(float(s.relationship_penalties.get(p, 0.0)))
+         .otherwise(0.0) for p in RELATIONSHIP_PENALTIES])
+    return pl.when(~pl.col(CONTACTS_PRESENT).fill_null(False)).then(None).otherwise(
+        pl.max_horizontal(pl.lit(0.0), 100.0 - taken))
+
+
+def account_relationship_penalties(account: dict, s: Settings, has_contacts_data: bool) -> pl.DataFrame:
+    """One account's relationship penalties (relationship_penalties of its row): penalty, flag, points, is_applied."""
+    columns = {"account_id": pl.String, "is_key_account": pl.Boolean,
+               **{flag: pl.Boolean for flag, _ in PENALTY_FLAGS.values()}}
+    row = {c: [account.get(c)] for c in columns}
+    frame = pl.DataFrame(row, schema=columns).with_columns(**{CONTACTS_PRESENT: pl.lit(has_contacts_data)})
+    return relationship_penalties(frame, s)
+
+
+def relationship_penalties(f: pl.DataFrame, s: Settings) -> pl.DataFrame:
+    """Per account row and penalty (METRICS.md relationship component): penalty, flag, points and is_applied
+    (true: taken off; false: not; null: the flag is unknown, nothing taken off). Columns account_id, penalty,
+    flag, points, is_applied, in the order of RELATIONSHIP_PENALTIES per account."""
+    parts = [
+        f.select(
+            "account_id",
+            penalty=pl.lit(p), flag=pl.lit(PENALTY_FLAGS[p][0]),
+            points=pl.lit(float(s.relationship_penalties.get(p, 0.0))),
+            is_applied=pl.when(pl.col(CONTACTS_PRESENT).fill_null(False)).then(penalty_applies(p)),
+            _order=pl.lit(i),
+        )
+        for i, p in enumerate(RELATIONSHIP_PENALTIES)
+    ]
+    if not parts:
+        return pl.DataFrame()
+    return pl.concat(parts).sort("account_id", "_order", maintain_order=True).drop("_order")
 
 
 def add_health(f: pl.DataFrame, s: Settings) -> pl.DataFrame:
     """score_*, contribution_*, health, health_coverage_pct and band for each row of account keys.
 
+    health = the weighted mean of the non-null component scores, at most champion_left_health_cap while
+    champion_left is true (contribution_cap = the cap's effect, ≤ 0: the contributions and it add up to health).
     health_coverage_pct = 100 × Σ weight of the non-null components / Σ weight of the components that apply;
     below min_health_coverage_pct health is null and band insufficient_data (scores, contributions and coverage
     are still given). Any component of HEALTH_COMPONENTS takes part (component_scores gives its score)."""
@@ -109,9 +174,17 @@ def add_health(f: pl.DataFrame, s: Settings) -> pl.DataFrame:
     )
     covered = (pl.col("_present_weight") > 0) & (
         decision_value("health_coverage_pct") >= decision_value(float(s.min_health_coverage_pct))).fill_null(False)
+    # the weighted mean, then the champion-left cap: contribution_cap = min(mean, cap) − mean (≤ 0)
+    mean = pl.sum_horizontal([pl.col(f"contribution_{c}") for c in HEALTH_COMPONENTS])
+    cap = float(s.champion_left_health_cap)
+    capped = pl.col("champion_left").fill_null(False) & (decision_value(mean) > decision_value(cap))
+    f = f.with_columns(
+        contribution_cap=pl.when(pl.col("_present_weight") <= 0).then(None)
+        .when(capped).then(cap - mean).otherwise(0.0)
+    )
     f = f.with_columns(
         health=pl.when(covered)
-        .then(pl.sum_horizontal([pl.col(f"contribution_{c}") for c in HEALTH_COMPONENTS]))
+        .then(mean + pl.col("contribution_cap"))
         .otherwise(None)
     )
     rounded = decision_value("health")

@@ -14,6 +14,7 @@ from kam_metrics.app.frame import QP_ACCOUNT, View
 from kam_metrics.app.subsets import pick, rows_for
 from kam_metrics.app.widgets import Kpi, account_choices, kpi, md, metric_help
 from kam_metrics.filters import NO_FILTERS
+from kam_metrics.metrics.scoring import account_relationship_penalties
 from kam_metrics.settings import Settings
 
 _PICK = "kam_account_pick"
@@ -174,6 +175,51 @@ CONTACT_COLUMNS = ["full_name", "title", "seniority", "buying_role", "attitude",
 def contacts_table(contacts: pl.DataFrame) -> pl.DataFrame:
     """The contact columns the relationship table shows."""
     return pick(contacts, CONTACT_COLUMNS)
+
+
+#: Each relationship penalty in words: (when it applies, when it does not).
+PENALTY_WORDS = {
+    "champion_left": ("A champion or decision maker left in the last {champion_left_days} days.",
+                      "No champion or decision maker left in the last {champion_left_days} days."),
+    "champion_quiet": ("An active champion has had no activity for {champion_quiet_days} days.",
+                       "Every active champion was in touch in the last {champion_quiet_days} days."),
+    "no_decision_maker_engaged": ("No decision maker or economic buyer engaged in the last 90 days.",
+                                  "A decision maker or economic buyer engaged in the last 90 days."),
+    "no_c_level_engaged": ("No C-level contact engaged in the last 90 days.",
+                           "A C-level contact engaged in the last 90 days."),
+    "key_account_without_sponsor": ("A key account without an executive sponsor.",
+                                    "Has an executive sponsor, or is not a key account."),
+}
+
+
+def relationship_penalty_table(view: View, row: dict) -> pl.DataFrame:
+    """The relationship score's penalties for one account (METRICS.md relationship component): which applies and
+    why, and what an unknown flag would need ('needs contacts.is_active')."""
+    penalties = account_relationship_penalties(row, view.settings, view.presence.has("contacts"))
+    words = {k: (yes.format(**vars(view.settings)), no.format(**vars(view.settings)))
+             for k, (yes, no) in PENALTY_WORDS.items()}
+    rows = []
+    for p in penalties.iter_rows(named=True):
+        applied = p["is_applied"]
+        if applied is None:
+            missing = _absent(view, p["flag"])
+            status, why = "unknown", "Not known" + (f" ({missing})" if missing else "") + ": nothing taken off."
+        else:
+            status, why = ("applies", words[p["penalty"]][0]) if applied else ("—", words[p["penalty"]][1])
+        rows.append({"penalty": p["penalty"].replace("_", " "), "points_off": -p["points"] if applied else 0.0,
+                     "status": status, "why": why})
+    return pl.DataFrame(rows, schema={"penalty": pl.String, "points_off": pl.Float64, "status": pl.String,
+                                      "why": pl.String})
+
+
+def relationship_score_text(row: dict) -> str:
+    """One line on the relationship score: 'Relationship score 40 of 100 (weight … in health).'"""
+    score = row.get("score_relationship")
+    if score is None:
+        return "No relationship score: it needs contacts.csv."
+    return (f"Relationship score {formatting.format_number(score, decimals=0)} of 100: 100 less each penalty "
+            "that applies (floored at 0)." + (" While a champion has left, health is capped." if
+                                              row.get("champion_left") else ""))
 
 
 def wallet_lines_for(view: View, account_id: str) -> pl.DataFrame:

@@ -111,7 +111,7 @@ def mover_title(mover: dict) -> str:
 
 
 def components_only(movement: pl.DataFrame, account_id: str) -> pl.DataFrame:
-    """One account's movement rows of the seven components (without the health total)."""
+    """One account's movement rows of the eight components and the champion-left cap (without the health total)."""
     if movement.is_empty():
         return movement
     return movement.filter((pl.col("account_id") == account_id) & (pl.col("component") != "health"))
