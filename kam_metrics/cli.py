@@ -69,12 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", parents=[common], help="metrics as CSV, Parquet or JSON (column names = METRICS.md keys)")
     p.add_argument("kind", choices=["accounts", "programme", "goals", "whale", "health-history", "engagement-weekly",
-                                    "cost-to-serve", "alerts"])
+                                    "cost-to-serve", "alerts", "backtest"],
+                   help="backtest: the score check (does health warn before revenue shrinks?) as key/value rows")
     p.add_argument("--as-of", type=_date, help="figures as of this date (default: latest activity or revenue date)")
     p.add_argument("--region", action="append", default=[], help="only accounts in this region (repeatable)")
     p.add_argument("--segment", action="append", default=[], help="only accounts in this segment (repeatable)")
     p.add_argument("--kam-owner", action="append", default=[], help="only accounts of this KAM owner (repeatable)")
     p.add_argument("--key-only", action="store_true", help="only key accounts")
+    p.add_argument("--weights", help="backtest only: health weights for this check instead of the settings', "
+                   "e.g. recency=15,trend=15,relationship=30 (components not named keep their setting)")
     p.add_argument("--format", default="csv", choices=["csv", "parquet", "json"])
     p.add_argument("--out", help="write to this file instead of standard output")
 
@@ -236,9 +239,16 @@ def cmd_report(args, data_dir: Path, settings) -> int:
         regions=tuple(args.region), segments=tuple(args.segment), kam_owners=tuple(args.kam_owner),
         key_only=args.key_only,
     )
+    weights = None
+    if args.weights is not None:
+        if args.kind != "backtest":
+            raise SettingsError(f"--weights applies to `kam report backtest` only, not to '{args.kind}'")
+        from kam_metrics.metrics.score_check import parse_weights
+
+        weights = parse_weights(args.weights, settings)
     con = warehouse.connect_current(data_dir)
     try:
-        frame = report.report_frame(args.kind, con, args.as_of, filters, settings)
+        frame = report.report_frame(args.kind, con, args.as_of, filters, settings, weights=weights)
     finally:
         con.close()
     if args.format == "parquet" and not args.out:

@@ -6,21 +6,21 @@ import io
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import polars as pl
 
 from kam_metrics.filters import Filters
 from kam_metrics.metrics import (
     account_metrics, alerts, cost_to_serve_breakdown, engagement_weekly, goals_status, health_history,
-    programme_report, whale_curve,
+    programme_report, score_check, whale_curve,
 )
 from kam_metrics.metrics import _engine as E
 from kam_metrics.metrics.opportunities import pipeline_at, with_pipeline_to_headroom
 from kam_metrics.settings import Settings
 
 REPORT_KINDS = ("accounts", "programme", "goals", "whale", "health-history", "engagement-weekly", "cost-to-serve",
-                "alerts")
+                "alerts", "backtest")
 REPORT_FORMATS = ("csv", "parquet", "json")
 #: The pipeline columns the accounts report adds after account_metrics' (METRICS.md "Pipeline").
 PIPELINE_REPORT_COLUMNS = ("open_pipeline", "open_deal_count", "win_rate_365d", "pipeline_to_headroom")
@@ -47,16 +47,22 @@ _BUILDERS: dict[str, Callable] = {
     "engagement-weekly": engagement_weekly,
     "cost-to-serve": cost_to_serve_breakdown,
     "alerts": alerts,
+    "backtest": score_check,
 }
 
 
 def report_frame(kind: str, con, as_of: date | None = None, filters: Filters | None = None,
-                 settings: Settings | None = None) -> pl.DataFrame:
-    """The frame of one report kind (see REPORT_KINDS); ValueError naming the kinds for an unknown one."""
+                 settings: Settings | None = None, weights: Mapping[str, float] | None = None) -> pl.DataFrame:
+    """The frame of one report kind (see REPORT_KINDS); ValueError naming the kinds for an unknown one.
+    `weights`: health weights replacing the settings' for the backtest only ("what if")."""
     try:
         builder = _BUILDERS[kind]
     except KeyError:
         raise ValueError(f"unknown report '{kind}' (expected one of {', '.join(REPORT_KINDS)})") from None
+    if weights is not None:
+        if kind != "backtest":
+            raise ValueError(f"--weights applies to the backtest report only, not '{kind}'")
+        return builder(con, as_of, filters, settings, weights=weights)
     return builder(con, as_of, filters, settings)
 
 

@@ -30,7 +30,11 @@ def con(tmp_path_factory):
 
 def test_report_kinds_are_the_documented_ones():
     assert REPORT_KINDS == ("accounts", "programme", "goals", "whale", "health-history", "engagement-weekly",
-                            "cost-to-serve", "alerts")
+                            "cost-to-serve", "alerts", "backtest")
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    line = next(x for x in readme.splitlines() if x.startswith("| `kam report KIND"))
+    for kind in REPORT_KINDS:
+        assert kind in line, kind
 
 
 @pytest.mark.parametrize("kind", REPORT_KINDS)

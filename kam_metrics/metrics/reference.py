@@ -321,6 +321,41 @@ def _defs() -> list[tuple[str, str, str, str, str]]:
          "key account with band red, or with selection_score ≤ the first quartile of key-account scores (lowest "
          "quartile; linear interpolation as a spreadsheet's QUARTILE.INC). Scores are compared rounded to 6 decimals."),
         ("Key account selection", "reason", "Reason", "text", "Why the account is a candidate, in words."),
+        # Score check
+        ("Score check", "check_date", "Check date", "date",
+         "A month end t with as_of − 730 ≤ t ≤ as_of − 180: every such date is a check date, so each has 180 days of "
+         "revenue after it before as_of."),
+        ("Score check", "check_dates", "Check dates", "count", "The number of check dates (month ends) of the check."),
+        ("Score check", "pairs", "Pairs", "count",
+         "(account, check date) pairs with revenue_ttm(t) > 0 and a band other than insufficient_data at t."),
+        ("Score check", "rev_before", "Revenue, 180 days before", "money", "Σ revenue amount dated in (t − 180, t]."),
+        ("Score check", "rev_after", "Revenue, 180 days after", "money", "Σ revenue amount dated in (t, t + 180]."),
+        ("Score check", "revenue_change_pct", "Revenue change", "pct",
+         "100 × (rev_after − rev_before) / rev_before; null when rev_before ≤ 0."),
+        ("Score check", "is_contracted", "Shrank", "bool",
+         "rev_before > 0 and rev_after < 0.8 × rev_before (compared rounded to 6 decimals)."),
+        ("Score check", "contracted", "Shrank", "count", "Pairs whose revenue shrank (is_contracted)."),
+        ("Score check", "is_warned", "Warned", "bool", "The band at the check date was red or amber."),
+        ("Score check", "warned", "Warned", "count", "Pairs whose band at the check date was red or amber."),
+        ("Score check", "warning_precision", "Precision", "ratio",
+         "Pairs that shrank and were warned / pairs warned: how often a red or amber band came true. Null when none "
+         "was warned."),
+        ("Score check", "warning_recall", "Recall", "ratio",
+         "Pairs that shrank and were warned / pairs that shrank: how many of the shrinking accounts the score warned "
+         "of. Null when none shrank."),
+        ("Score check", "warning_lift", "Lift", "ratio",
+         "Contraction rate of the warned pairs / contraction rate of all pairs: above 1 the warning carries "
+         "information, 1 is no better than chance."),
+        ("Score check", "contraction_rate", "Contraction rate", "ratio",
+         "Pairs that shrank / pairs, per band (green, amber, red), of the warned (red or amber) and of all."),
+        ("Score check", "warning_lead_days_median", "Warning lead (median days)", "days",
+         "Over the pairs that shrank and were warned: the median of the days since the account's unbroken run of "
+         "red or amber check dates began (0 = first warned at that check date); the shrinking itself falls in the "
+         "180 days after. Not in METRICS.md: how early the warning came."),
+        ("Score check", "missed_check_dates", "Missed check dates", "count",
+         "Per account: the check dates at which its revenue then shrank while its band was green."),
+        ("Score check", "false_alarm_check_dates", "False alarms", "count",
+         "Per account: the check dates at which it was red or amber while its revenue then did not shrink."),
         # Alerts
         ("Alerts", "alert", "Alert", "text",
          "The alert kind (METRICS.md \"Alerts\"): new_red, champion_left, value_destroyer, engagement_drop, "
