@@ -23,7 +23,8 @@ sys.path.insert(0, str(REPO))
 
 PAGES = [
     None, "pages/2_Engagement.py", "pages/3_Share_of_wallet.py", "pages/4_Cost_to_serve.py",
-    "pages/5_Programme_goals.py", "pages/6_Account.py", "pages/7_Key_account_selection.py", "pages/8_Data.py",
+    "pages/5_Programme_goals.py", "pages/6_Account.py", "pages/7_Key_account_selection.py", "pages/8_Score_check.py",
+    "pages/9_Data.py",
 ]
 
 

@@ -32,6 +32,7 @@ PAGES = {  # URL path → what its title says
     "Programme_goals": "Programme goals",
     "Account": "Account",
     "Key_account_selection": "Key account selection",
+    "Score_check": "Score check",
     "Data": "Data",
 }
 CHARTLESS = {"Data"}

@@ -155,7 +155,7 @@ def test_a_loader_failure_is_reported_without_a_traceback(tmp_path, demo_data_di
     monkeypatch.delenv("KAM_CONFIG", raising=False)
     at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=120)
     at.run()
-    at.switch_page("pages/8_Data.py").run()
+    at.switch_page("pages/9_Data.py").run()
     at.file_uploader(key="kam_upload_files").upload("accounts.csv", b"account_id,account_name\nA1,Acme\n")
     at.form_submit_button[0].click().run()
     assert not at.exception

@@ -310,3 +310,42 @@ def test_percent_hovers_are_written_by_the_one_helper():
                           "cum_accounts_pct": [50.0, 100.0], "cum_net_contribution_pct": [-0.04, 100.0]})
     trace = charts.whale_curve_figure(whale).data[0]
     assert [list(c) for c in trace.customdata] == [["0.0%", "0.0%"], ["50.0%", "0.0%"], ["100.0%", "100.0%"]]
+
+
+# ---------------------------------------------------------------- score check
+
+_BANDS = pl.DataFrame({"band": ["green", "amber", "red", "warned", "all"], "pairs": [5, 1, 3, 4, 9],
+                       "contracted": [1, 0, 3, 3, 4], "contraction_rate": [0.2, 0.0, 1.0, 0.75, 4 / 9]})
+
+
+def test_score_check_figure_draws_the_rates_in_percent_per_band():
+    fig = charts.score_check_figure(_BANDS)
+    assert len(fig.data) == 1 and not fig.layout.showlegend
+    assert list(fig.data[0].x) == ["green", "amber", "red", "warned (red or amber)", "all accounts"]
+    assert list(fig.data[0].y) == pytest.approx([20.0, 0.0, 100.0, 75.0, 100 * 4 / 9])
+    assert fig.data[0].marker.color[0] == charts.BAND_COLORS["green"]
+    assert "3 of 3 account-months shrank" in fig.data[0].customdata[2]
+
+
+def test_score_check_figure_puts_the_what_if_beside_the_settings():
+    what_if = _BANDS.with_columns(pl.col("contraction_rate") / 2)
+    fig = charts.score_check_figure(_BANDS, what_if)
+    assert [t.name for t in fig.data] == ["Settings' weights", "What if"] and fig.layout.barmode == "group"
+    assert list(fig.data[1].y) == pytest.approx([10.0, 0.0, 50.0, 37.5, 50 * 4 / 9])
+
+
+def test_score_check_figures_without_pairs_say_so():
+    none = _BANDS.with_columns(pl.lit(0).alias("pairs"), pl.lit(None, pl.Float64).alias("contraction_rate"))
+    assert "No account" in charts.score_check_figure(none).layout.annotations[0].text
+    assert "No account" in charts.score_check_trend_figure(pl.DataFrame()).layout.annotations[0].text
+
+
+def test_score_check_trend_figure_has_warned_green_and_all_lines():
+    from datetime import date
+
+    by_date = pl.DataFrame({"check_date": [date(2025, 11, 30), date(2025, 12, 31)], "pairs": [4, 5],
+                            "contraction_rate_warned": [0.5, 1.0], "contraction_rate_green": [0.0, None],
+                            "contraction_rate": [0.25, 0.6]})
+    fig = charts.score_check_trend_figure(by_date)
+    assert [t.name for t in fig.data] == ["red or amber", "green", "all"]
+    assert list(fig.data[0].y) == [50.0, 100.0] and list(fig.data[1].y) == [0.0, None]

@@ -47,7 +47,8 @@ PAGES = {  # script → title
     "pages/5_Programme_goals.py": "Programme goals",
     "pages/6_Account.py": "Account",
     "pages/7_Key_account_selection.py": "Key account selection",
-    "pages/8_Data.py": "Data",
+    "pages/8_Score_check.py": "Score check",
+    "pages/9_Data.py": "Data",
 }
 SESSIONS = 4
 STEP_TIMEOUT = 150.0  # seconds for one coordinated step; the whole test takes well under a minute when idle

@@ -34,7 +34,8 @@ REPO = Path(__file__).resolve().parent.parent
 APP = str(REPO / "app.py")
 PAGES = [
     "app.py", "pages/2_Engagement.py", "pages/3_Share_of_wallet.py", "pages/4_Cost_to_serve.py",
-    "pages/5_Programme_goals.py", "pages/6_Account.py", "pages/7_Key_account_selection.py", "pages/8_Data.py",
+    "pages/5_Programme_goals.py", "pages/6_Account.py", "pages/7_Key_account_selection.py", "pages/8_Score_check.py",
+    "pages/9_Data.py",
 ]
 
 # Each script payload sets window.__xss when it runs; the browser test asserts it never does.
@@ -309,7 +310,7 @@ def test_safe_text_drops_control_and_bidi_characters():
 BROWSER_PAGES = {  # URL path → title
     "": "Weekly review", "Engagement": "Engagement", "Share_of_wallet": "Share of wallet",
     "Cost_to_serve": "Cost to serve & lifetime value", "Programme_goals": "Programme goals",
-    "Key_account_selection": "Key account selection", "Data": "Data",
+    "Key_account_selection": "Key account selection", "Score_check": "Score check", "Data": "Data",
     f"Account?account_id={CHAMPION_LEFT_ACCOUNT}": "Account",
 }
 # Elements the payloads would create if any of them were interpreted as HTML or Markdown.

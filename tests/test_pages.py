@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 APP = str(REPO / "app.py")
 PAGES = [
     "pages/2_Engagement.py", "pages/3_Share_of_wallet.py", "pages/4_Cost_to_serve.py", "pages/5_Programme_goals.py",
-    "pages/6_Account.py", "pages/7_Key_account_selection.py", "pages/8_Data.py",
+    "pages/6_Account.py", "pages/7_Key_account_selection.py", "pages/8_Score_check.py", "pages/9_Data.py",
 ]
 # Home tiles → programme_kpis keys.
 HOME_TILES = {
@@ -193,7 +193,7 @@ def test_filters_persist_across_pages(demo_data_dir, monkeypatch):
 def test_every_page_renders_on_the_demo(demo_data_dir, monkeypatch, page):
     at = run(demo_data_dir, monkeypatch, page)
     assert not at.error, [e.value for e in at.error]
-    if page != "pages/8_Data.py":
+    if page != "pages/9_Data.py":
         assert len(at.get("plotly_chart")) >= 2
     assert len(at.download_button) >= len(at.dataframe) >= 1  # every table has a CSV download
 
@@ -324,7 +324,7 @@ def test_an_export_with_only_the_required_tables_renders(minimal_data_dir, monke
 
 
 def test_data_page_filters_the_quarantine(minimal_data_dir, monkeypatch):
-    at = run(minimal_data_dir, monkeypatch, "pages/8_Data.py")
+    at = run(minimal_data_dir, monkeypatch, "pages/9_Data.py")
     quarantine = at.dataframe[-1].value
     assert list(quarantine["value"]) == ["A9"]
     at.selectbox(key="data_q_table").set_value("revenue").run()
@@ -381,7 +381,7 @@ def test_crm_text_is_never_rendered_as_markdown(tmp_path, monkeypatch):
 
 def test_upload_loads_an_export_from_the_browser(tmp_path, monkeypatch):
     data_dir = tmp_path / "data"
-    at = run(data_dir, monkeypatch, "pages/8_Data.py")
+    at = run(data_dir, monkeypatch, "pages/9_Data.py")
     assert any(LOAD_HINT in t for t in texts(at))
     from tests.conftest import BASE_EXPORT
 
@@ -399,7 +399,7 @@ def test_uploads_can_be_turned_off(tmp_path, monkeypatch):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "kam.toml").write_text("upload_enabled = false\n", encoding="utf-8")
-    at = run(data_dir, monkeypatch, "pages/8_Data.py")
+    at = run(data_dir, monkeypatch, "pages/9_Data.py")
     assert not at.file_uploader
     assert any("Uploads are turned off" in t for t in texts(at))
 

@@ -160,7 +160,7 @@ def test_no_page_shows_a_zero_percent_for_an_absent_input_or_a_red_key_account(s
     for metric in at.metric:
         if "needs " in str(metric.proto):
             assert metric.value == "—", (page, metric.label, metric.value)
-    if page != "pages/8_Data.py":
+    if page != "pages/9_Data.py":
         assert not _red_key_account_in_figures(at), page
 
 
@@ -178,7 +178,7 @@ def test_account_page_heading_shows_insufficient_data_in_grey(sparse_data_dir, m
 
 
 def test_data_page_names_what_the_export_lacks_and_what_it_switches_off(sparse_data_dir, monkeypatch):
-    at = run(sparse_data_dir, monkeypatch, "pages/8_Data.py")
+    at = run(sparse_data_dir, monkeypatch, "pages/9_Data.py")
     assert any("What this export lacks" in t for t in texts(at))
     summary = [t for t in texts(at) if t.startswith("Not in this export:")]
     assert summary and all(name in summary[0] for name in ("contacts", "reviews", "wallet", "activities"))

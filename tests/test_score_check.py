@@ -13,7 +13,8 @@ import pytest
 from kam_metrics.cli import main as kam
 from kam_metrics.load import warehouse
 from kam_metrics.metrics import (
-    account_metrics, check_dates, default_as_of, score_check, score_check_bands, score_check_false_alarms,
+    account_metrics, check_dates, default_as_of, score_check, score_check_bands, score_check_by_date,
+    score_check_false_alarms,
     score_check_inputs, score_check_misses, score_check_pairs, score_check_summary,
 )
 from kam_metrics.metrics.score_check import SUMMARY_KEYS, parse_weights, weights_toml, with_weights
@@ -405,3 +406,17 @@ def test_score_check_on_a_sparse_export_is_insufficient_data_not_misses(tmp_path
     assert kam(["--data-dir", str(tmp_path / "data"), "report", "backtest"]) == 0
     rows = dict(line.split(",", 1) for line in capsys.readouterr().out.strip().splitlines()[1:])
     assert rows["warning_recall"] == "" and rows["pairs_insufficient_data"] == "7.0"
+
+
+def test_by_date_by_hand(hand_pairs):
+    rows = {r["check_date"]: r for r in score_check_by_date(hand_pairs).iter_rows(named=True)}
+    assert list(rows) == [T1, T2]
+    # t1: A1 red shrank, A2 green, A3 amber, A4 green → warned 2 (1 shrank), green 2 (0 shrank)
+    assert (rows[T1]["pairs"], rows[T1]["contracted"], rows[T1]["warned"]) == (4, 1, 2)
+    assert rows[T1]["contraction_rate_warned"] == pytest.approx(0.5)
+    assert rows[T1]["contraction_rate_green"] == pytest.approx(0.0)
+    # t2: A1 red shrank, A5 red shrank; A2 green shrank, A3 and A4 green held
+    assert (rows[T2]["pairs"], rows[T2]["contracted"], rows[T2]["warned"]) == (5, 3, 2)
+    assert rows[T2]["contraction_rate_warned"] == pytest.approx(1.0)
+    assert rows[T2]["contraction_rate_green"] == pytest.approx(1 / 3)
+    assert rows[T2]["contraction_rate"] == pytest.approx(3 / 5)

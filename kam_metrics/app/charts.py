@@ -947,3 +947,53 @@ def cost_components_figure(rows: pl.DataFrame, currency: str = "EUR") -> go.Figu
     fig.update_yaxes(type="category")
     fig.update_layout(showlegend=False)
     return fig
+
+
+SCORE_CHECK_GROUPS = {"green": "green", "amber": "amber", "red": "red", "warned": "warned (red or amber)",
+                      "all": "all accounts"}
+
+
+def score_check_figure(bands: pl.DataFrame, what_if: pl.DataFrame | None = None) -> go.Figure:
+    """The score check's contraction rate per band (score_check_bands): the share of account-months whose revenue
+    of the next 180 days fell by more than 20 %, for the settings' weights and, when given, the what-if weights."""
+    if not _has(bands, "band", "pairs", "contracted", "contraction_rate") or not bands["pairs"].sum():
+        return empty_figure("No account had a health band and revenue at the check dates.")
+    fig = _base(height=340)
+    series = [("Settings' weights", bands, 1.0)]
+    if what_if is not None and _has(what_if, "band", "contraction_rate"):
+        series.append(("What if", what_if, 0.45))
+    for name, frame, opacity in series:
+        rows = frame.to_dicts()
+        labels = [SCORE_CHECK_GROUPS.get(r["band"], r["band"]) for r in rows]
+        colors = [BAND_COLORS.get(r["band"], MUTED if r["band"] == "all" else ACCENT) for r in rows]
+        rates = [None if r["contraction_rate"] is None else 100.0 * r["contraction_rate"] for r in rows]
+        hover = [f"{name}: {r['contracted']:,} of {r['pairs']:,} account-months shrank" for r in rows]
+        fig.add_trace(go.Bar(
+            x=labels, y=rates, name=name, marker=dict(color=colors, opacity=opacity,
+                                                       line=dict(color="#0f172a", width=1 if opacity < 1 else 0)),
+            text=format_pct_many(rates, decimals=0), textposition="outside", customdata=hover,
+            hovertemplate="%{x}: %{y:.1f}%<br>%{customdata}<extra></extra>",
+        ))
+    fig.update_layout(barmode="group", showlegend=len(series) > 1, bargap=0.25)
+    fig.update_yaxes(title_text="revenue shrank > 20% in the next 180 days", ticksuffix="%", rangemode="tozero")
+    return fig
+
+
+def score_check_trend_figure(by_date: pl.DataFrame) -> go.Figure:
+    """Per check date (score_check_by_date): the contraction rate of the accounts that were red or amber, of those
+    that were green, and of all, so a warning that holds up month after month shows as a line above the others."""
+    if not _has(by_date, "check_date", "contraction_rate_warned", "contraction_rate_green"):
+        return empty_figure("No account had a health band and revenue at the check dates.")
+    fig = _base(height=320)
+    lines = (("contraction_rate_warned", "red or amber", BAND_COLORS["red"], "solid"),
+             ("contraction_rate_green", "green", BAND_COLORS["green"], "solid"),
+             ("contraction_rate", "all", MUTED, "dot"))
+    for column, name, color, dash in lines:
+        rates = [None if v is None else 100.0 * v for v in by_date[column].to_list()]
+        fig.add_trace(go.Scatter(
+            x=by_date["check_date"], y=rates, name=name, mode="lines+markers",
+            line=dict(color=color, dash=dash, width=2), customdata=by_date["pairs"],
+            hovertemplate=f"{name}: %{{y:.1f}}%<br>%{{x|%Y-%m-%d}} · %{{customdata:,}} account-months<extra></extra>",
+        ))
+    fig.update_yaxes(title_text="shrank in the next 180 days", ticksuffix="%", rangemode="tozero")
+    return fig

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from types import FunctionType
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 import duckdb
 import streamlit as st
@@ -34,6 +34,7 @@ from kam_metrics.filters import Filters
 from kam_metrics.load import warehouse
 from kam_metrics.metrics import queries
 from kam_metrics.metrics.presence import Presence
+from kam_metrics.metrics.score_check import with_weights
 from kam_metrics.metrics.presence import presence as read_presence
 from kam_metrics.settings import (
     DEFAULT_REPORTING_CURRENCY, Settings, SettingsError, load_settings, resolve_data_dir, settings_toml,
@@ -52,7 +53,8 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("pages/5_Programme_goals.py", "Programme goals", ":material/flag:"),
     ("pages/6_Account.py", "Account", ":material/domain:"),
     ("pages/7_Key_account_selection.py", "Key account selection", ":material/star:"),
-    ("pages/8_Data.py", "Data", ":material/database:"),
+    ("pages/8_Score_check.py", "Score check", ":material/fact_check:"),
+    ("pages/9_Data.py", "Data", ":material/database:"),
 )
 
 # Query parameter names of the filters (a link reproduces the view).
@@ -137,6 +139,16 @@ def _cached_presence(snapshot_path: str) -> Presence:
         cursor.close()
 
 
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=64)
+def _cached_score_check(snapshot_path: str, as_of: date, filters: Filters, settings_fingerprint: str,
+                        weights: tuple[tuple[str, float], ...] | None, _settings: Settings):
+    """The score check's pairs for these weights (None: the settings'); the inputs come from the cached reader."""
+    inputs = _cached_call(snapshot_path, qualified_name(metrics.score_check_inputs), (as_of, filters), (),
+                          settings_fingerprint, metrics.score_check_inputs, _settings)
+    settings = _settings if weights is None else with_weights(_settings, dict(weights))
+    return metrics.score_check_pairs(inputs, settings)
+
+
 @dataclass(frozen=True)
 class View:
     """What a page shows: the snapshot, the as_of date, the account filters and the settings."""
@@ -183,6 +195,13 @@ class View:
             (date_from, date_to, self.filters if filters is None else filters),
             (("account_id", account_id),), self.settings_fingerprint, metrics.health_movement, self.settings,
         )
+
+    def score_check_pairs(self, weights: Mapping[str, float] | None = None):
+        """The score check's pairs (metrics.score_check_pairs) at as_of for the filters, scored with the settings'
+        health weights or `weights` ("what if"); the inputs are read once and cached, each re-scoring too."""
+        key = None if weights is None else tuple(sorted((k, float(v)) for k, v in weights.items()))
+        return _cached_score_check(self.snapshot_path, self.as_of, self.filters, self.settings_fingerprint, key,
+                                   self.settings)
 
     def query(self, function: Callable[..., _R], *args, with_settings: bool = False, **kwargs) -> _R:
         """A row query (e.g. queries.account_profile) with plain arguments, cached."""

@@ -169,6 +169,21 @@ def score_check_bands(pairs: pl.DataFrame) -> pl.DataFrame:
                                       "contraction_rate": pl.Float64})
 
 
+def score_check_by_date(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Per check date: pairs, contracted, warned, and the contraction rate of the warned (red or amber) and of the
+    green pairs (METRICS.md "Score check", date by date: does the warning hold up month after month?)."""
+    checked = _checked(pairs)
+    shrank = pl.col("is_contracted")
+    return checked.group_by("check_date").agg(
+        pairs=pl.len(),
+        contracted=shrank.sum().cast(pl.Int64),
+        warned=pl.col("is_warned").sum().cast(pl.Int64),
+        contraction_rate_warned=shrank.filter(pl.col("is_warned")).mean(),
+        contraction_rate_green=shrank.filter(pl.col("band") == "green").mean(),
+        contraction_rate=shrank.mean(),
+    ).sort("check_date")
+
+
 def warning_lead_days(pairs: pl.DataFrame) -> pl.DataFrame:
     """Per contracted pair that was warned: warning_lead_days, the days since the start of the account's unbroken run
     of warned check dates that ends at this check date (0 when the warning first came at this date)."""

@@ -1,4 +1,4 @@
-"""The Data page (pages/8_Data.py): the snapshot facts, missing files, quarantine filters and the upload flow."""
+"""The Data page (pages/9_Data.py): the snapshot facts, missing files, quarantine filters and the upload flow."""
 
 from __future__ import annotations
 
