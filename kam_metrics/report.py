@@ -13,7 +13,7 @@ import polars as pl
 from kam_metrics.filters import Filters
 from kam_metrics.metrics import (
     account_metrics, alerts, cost_to_serve_breakdown, engagement_weekly, goals_status, health_history,
-    programme_report, score_check, whale_curve,
+    programme_report, score_check_backtest, whale_curve,
 )
 from kam_metrics.metrics import _engine as E
 from kam_metrics.metrics.opportunities import pipeline_at, with_pipeline_to_headroom
@@ -47,7 +47,7 @@ _BUILDERS: dict[str, Callable] = {
     "engagement-weekly": engagement_weekly,
     "cost-to-serve": cost_to_serve_breakdown,
     "alerts": alerts,
-    "backtest": score_check,
+    "backtest": score_check_backtest,
 }
 
 

@@ -13,7 +13,7 @@ import pytest
 from kam_metrics.cli import main as kam
 from kam_metrics.load import warehouse
 from kam_metrics.metrics import (
-    account_metrics, check_dates, default_as_of, score_check, score_check_bands, score_check_by_date,
+    account_metrics, check_dates, default_as_of, score_check_backtest, score_check_bands, score_check_by_date,
     score_check_false_alarms,
     score_check_inputs, score_check_misses, score_check_pairs, score_check_summary,
 )
@@ -363,10 +363,10 @@ def test_kam_report_backtest_with_weights_and_as_of(demo_data_dir, demo_con, cap
                 "--weights", "recency=100,trend=0,breadth=0,loyalty=0,wallet=0,profitability=0,cadence=0,"
                 "relationship=0"]) == 0
     lines = dict(line.split(",", 1) for line in capsys.readouterr().out.strip().splitlines()[1:])
-    expected = score_check(demo_con, date(2026, 6, 30), weights=RECENCY_ONLY)
+    expected = score_check_backtest(demo_con, date(2026, 6, 30), weights=RECENCY_ONLY)
     assert float(lines["pairs"]) == expected.filter(pl.col("key") == "pairs")["value"][0]
     assert float(lines["check_dates"]) == len(check_dates(date(2026, 6, 30))) == 19
-    default = score_check(demo_con, date(2026, 6, 30))
+    default = score_check_backtest(demo_con, date(2026, 6, 30))
     assert float(lines["pairs_green"]) != default.filter(pl.col("key") == "pairs_green")["value"][0]
 
 

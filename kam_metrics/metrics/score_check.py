@@ -20,7 +20,9 @@ from kam_metrics.filters import Filters
 from kam_metrics.metrics import _engine as E
 from kam_metrics.metrics.accounts import HEALTH_OFFSETS, WINDOW_DECIMALS, metrics_at
 from kam_metrics.metrics.rules import decision_value
-from kam_metrics.metrics.scoring import CONTRIBUTION_COLUMNS, INSUFFICIENT_DATA, SCORE_COLUMNS, add_health
+from kam_metrics.metrics.scoring import (
+    CONTRIBUTION_COLUMNS, HEALTH_INPUT_COLUMNS, INSUFFICIENT_DATA, SCORE_COLUMNS, add_health,
+)
 from kam_metrics.settings import HEALTH_COMPONENTS, Settings, SettingsError
 
 #: METRICS.md "Score check": the check dates are the month ends from as_of − 730 to as_of − 180 …
@@ -88,9 +90,15 @@ def score_check_inputs(con, as_of: date | None = None, filters: Filters | None =
     return _with_contraction(frame.with_columns(pl.col("rev_before", "rev_after").cast(pl.Float64).fill_null(0.0)))
 
 
+#: The inputs' columns: the account, the check date, revenue TTM and what the health score reads.
+INPUT_COLUMNS = tuple(dict.fromkeys((*E.ACCOUNT_COLUMNS, "as_of", "revenue_ttm", *HEALTH_INPUT_COLUMNS,
+                                     "rev_before", "rev_after")))
+
+
 def _with_contraction(frame: pl.DataFrame) -> pl.DataFrame:
+    """The inputs' columns (only what scoring needs: the page caches them) with revenue_change_pct, is_contracted."""
     before, after = pl.col("rev_before"), pl.col("rev_after")
-    return frame.with_columns(
+    return frame.select(INPUT_COLUMNS).with_columns(
         revenue_change_pct=pl.when(decision_value(before) > 0).then(100.0 * (after - before) / before),
         is_contracted=(decision_value(before) > 0)
         & (decision_value(after) < decision_value(CONTRACTION_FACTOR * before)),
@@ -151,7 +159,7 @@ def score_check_summary(pairs: pl.DataFrame, n_check_dates: int | None = None) -
     return {k: out[k] for k in SUMMARY_KEYS}
 
 
-def score_check_report(summary: Mapping[str, float | int | None]) -> pl.DataFrame:
+def backtest_rows(summary: Mapping[str, float | int | None]) -> pl.DataFrame:
     """`kam report backtest`: the summary as rows key, value (rates as fractions, counts as numbers)."""
     return pl.DataFrame({"key": list(summary), "value": [None if v is None else float(v) for v in summary.values()]},
                         schema={"key": pl.String, "value": pl.Float64})
@@ -281,11 +289,11 @@ def weights_toml(weights: Mapping[str, float]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def score_check(con, as_of: date | None = None, filters: Filters | None = None, settings: Settings | None = None,
+def score_check_backtest(con, as_of: date | None = None, filters: Filters | None = None, settings: Settings | None = None,
                 weights: Mapping[str, float] | None = None) -> pl.DataFrame:
     """`kam report backtest`: the score check's summary (METRICS.md "Score check") as rows key, value, with the
     settings' health weights or `weights` instead ("what if")."""
     as_of, filters, settings = E.resolve(con, as_of, filters, settings)
     inputs = score_check_inputs(con, as_of, filters, settings)
     pairs = score_check_pairs(inputs, with_weights(settings, weights))
-    return score_check_report(score_check_summary(pairs, len(check_dates(as_of))))
+    return backtest_rows(score_check_summary(pairs, len(check_dates(as_of))))

@@ -26,6 +26,12 @@ PENALTY_FLAGS: dict[str, tuple[str, bool]] = {
     "no_c_level_engaged": ("c_level_engaged_90d", False),
     "key_account_without_sponsor": ("has_sponsor", False),
 }
+#: The account columns add_health reads (component_scores, the relationship penalties, the cap, coverage).
+HEALTH_INPUT_COLUMNS = (
+    "touches_90d", "touches_prior_90d", "days_since_last_touch", "engagement_trend_pct", "engaged_contacts_90d",
+    "nps_365d", "share_of_wallet", "net_margin_pct", "is_key_account", "cadence_status",
+    *dict.fromkeys(flag for flag, _ in PENALTY_FLAGS.values()), CONTACTS_PRESENT,
+)
 HEALTH_OUTPUT_COLUMNS = (*SCORE_COLUMNS, *CONTRIBUTION_COLUMNS, "health", "health_coverage_pct", "band")
 #: The band of an account whose health coverage is below min_health_coverage_pct (health is then null).
 INSUFFICIENT_DATA = "insufficient_data"
