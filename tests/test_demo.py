@@ -400,8 +400,10 @@ def test_stories_name_accounts(t):
         assert names[aid] in text and aid in text
     assert demo.OFF_TRACK_GOAL_ID in text
     keys = set(t["accounts"].filter("is_key_account")["account_id"])
-    assert set(demo.STORIES) - {demo.PROMOTION_CANDIDATE_ACCOUNT} <= keys
-    assert demo.PROMOTION_CANDIDATE_ACCOUNT not in keys
+    non_key = {demo.PROMOTION_CANDIDATE_ACCOUNT, *demo.WARNED_IN_TIME_ACCOUNTS, *demo.MISSED_CONTRACTION_ACCOUNTS}
+    assert set(demo.STORIES) - non_key <= keys
+    assert not non_key & keys
+    assert demo.account_names().items() >= {aid: names[aid] for aid in demo.STORIES}.items()
 
 
 # ---------------------------------------------------------------------------------------------------- the pipeline
