@@ -10,8 +10,10 @@ import polars as pl
 import pytest
 
 from kam_metrics.generators import demo
+from kam_metrics.load import warehouse
 from kam_metrics.load.contract import TABLES, TABLE_ORDER
 from kam_metrics.load.pipeline import load_export
+from kam_metrics.metrics import default_as_of, metrics_at
 from kam_metrics.generators.scale import REFERENCE_ROWS, scale_row_counts, write_scale_export
 
 END = demo.DEMO_END_DATE
@@ -400,8 +402,84 @@ def test_stories_name_accounts(t):
         assert names[aid] in text and aid in text
     assert demo.OFF_TRACK_GOAL_ID in text
     keys = set(t["accounts"].filter("is_key_account")["account_id"])
-    assert set(demo.STORIES) - {demo.PROMOTION_CANDIDATE_ACCOUNT} <= keys
-    assert demo.PROMOTION_CANDIDATE_ACCOUNT not in keys
+    non_key = {demo.PROMOTION_CANDIDATE_ACCOUNT, *demo.WARNED_IN_TIME_ACCOUNTS, *demo.MISSED_CONTRACTION_ACCOUNTS}
+    assert set(demo.STORIES) - non_key <= keys
+    assert not non_key & keys
+    assert demo.account_names().items() >= {aid: names[aid] for aid in demo.STORIES}.items()
+
+
+# ---------------------------------------------------------------------------------------------------- score check
+
+
+def month_ends(lo: date, hi: date) -> list[date]:
+    """Every month end t with lo ≤ t ≤ hi."""
+    out, y, m = [], lo.year, lo.month
+    while True:
+        first_next = date(y + (m == 12), m % 12 + 1, 1)
+        end = first_next - timedelta(days=1)
+        if end > hi:
+            return out
+        if end >= lo:
+            out.append(end)
+        y, m = first_next.year, first_next.month
+
+
+@pytest.fixture(scope="module")
+def score_check(demo_data_dir) -> pl.DataFrame:
+    """METRICS.md "Score check" on the loaded demo: per account and month end t in [as_of − 730, as_of − 180]
+    with revenue_ttm(t) > 0, the band at t (metrics_at), rev_before = Σ revenue in (t − 180, t], rev_after =
+    Σ revenue in (t, t + 180] (plain SQL over the revenue table), contracted and warned."""
+    con = warehouse.connect_current(demo_data_dir)
+    try:
+        as_of = default_as_of(con)
+        assert as_of == END
+        points = month_ends(as_of - timedelta(days=730), as_of - timedelta(days=180))
+        bands = metrics_at(con, points).select("account_id", "as_of", "band", "health", "revenue_ttm")
+        sums = con.sql(
+            """SELECT r.account_id, p.t AS as_of,
+                      coalesce(sum(r.amount) FILTER (WHERE r.revenue_date > p.t - 180 AND r.revenue_date <= p.t), 0)
+                          AS rev_before,
+                      coalesce(sum(r.amount) FILTER (WHERE r.revenue_date > p.t AND r.revenue_date <= p.t + 180), 0)
+                          AS rev_after
+               FROM revenue r CROSS JOIN (SELECT unnest($points::DATE[]) AS t) p
+               GROUP BY r.account_id, p.t""", params={"points": points}).pl()
+    finally:
+        con.close()
+    return (bands.filter(pl.col("revenue_ttm") > 0)
+            .join(sums, on=["account_id", "as_of"], how="left")
+            .with_columns(pl.col("rev_before", "rev_after").fill_null(0.0))
+            .with_columns(contracted=(pl.col("rev_before") > 0) & (pl.col("rev_after") < 0.8 * pl.col("rev_before")),
+                          warned=pl.col("band").is_in(["amber", "red"]))
+            .sort("account_id", "as_of"))
+
+
+def test_score_check_window(score_check):
+    dates = score_check["as_of"].unique().sort().to_list()
+    assert dates[0] == date(2024, 11, 30) and dates[-1] == date(2026, 4, 30) and len(dates) == 18
+
+
+def test_warned_in_time(score_check):
+    """Engagement cooled and the champion left first: the band is amber or red at three or more consecutive
+    month ends at which the next 180 days' revenue is more than 20 % below the last 180 days'."""
+    for aid in demo.WARNED_IN_TIME_ACCOUNTS:
+        rows = score_check.filter(pl.col("account_id") == aid)
+        hits = (rows["warned"] & rows["contracted"]).to_list()
+        assert any(hits), aid
+        longest = run = 0
+        for hit in hits:
+            run = run + 1 if hit else 0
+            longest = max(longest, run)
+        assert longest >= 3, (aid, rows)
+        # it was green before the story began
+        assert rows["band"][0] == "green", aid
+
+
+def test_missed_contractions(score_check):
+    """A budget cut or a spin-off: revenue falls by more than 20 % while the band stays green."""
+    for aid in demo.MISSED_CONTRACTION_ACCOUNTS:
+        contracted = score_check.filter((pl.col("account_id") == aid) & pl.col("contracted"))
+        assert contracted.height >= 3, aid
+        assert (contracted["band"] == "green").all(), (aid, contracted)
 
 
 # ---------------------------------------------------------------------------------------------------- the pipeline

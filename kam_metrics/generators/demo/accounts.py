@@ -10,11 +10,11 @@ import numpy as np
 import polars as pl
 
 from kam_metrics.generators.demo.stories import (
-    ACT_TYPES, CHAMPION_LEFT_ACCOUNT, COLLAPSING_ACCOUNT, HISTORY_DAYS, INDUSTRIES, OVERDUE_ACCOUNTS, PRODUCT_LINES,
-    PROMOTION_CANDIDATE_ACCOUNT, QUIET_CHAMPION_ACCOUNT, REGIONS, SALES_OWNERS, SEGMENTS, SENIORITY,
+    ACT_TYPES, CHAMPION_LEFT_ACCOUNT, COLLAPSING_ACCOUNT, DECLINES, HISTORY_DAYS, INDUSTRIES, OVERDUE_ACCOUNTS,
+    PRODUCT_LINES, PROMOTION_CANDIDATE_ACCOUNT, QUIET_CHAMPION_ACCOUNT, REGIONS, SALES_OWNERS, SEGMENTS, SENIORITY,
     SINGLE_THREADED_ACCOUNT, SOLUTION_ENGINEERS, VALUE_DESTROYER_ACCOUNT, _AFFINITY, _Account, _ECONOMIC_TITLES,
     _FIRST_NAMES, _INDUSTRY_NOUNS, _KEY_ACCOUNTS, _LAST_NAMES, _PREFIXES, _ROLE_ATTITUDE, _ROLE_SENIORITY,
-    _ROLE_WEIGHT, _SPECIAL_NON_KEY, _SUBJECTS, _SUFFIXES, _TITLES, _choice, _d, _idx,
+    _ROLE_WEIGHT, _SPECIAL_NON_KEY, _SUBJECTS, _SUFFIXES, _TITLES, _choice, _cooling_keep, _d, _idx,
 )
 from kam_metrics.load.contract import TABLES
 
@@ -121,6 +121,8 @@ def _make_accounts(rng: np.random.Generator, end: date) -> list[_Account]:
     for aid, *_ in _SPECIAL_NON_KEY[1:]:
         accounts[aid].rates = {"email": 40, "call": 20, "meeting": 6, "exec_meeting": 0.1, "site_visit": 0.4,
                                "workshop": 0.3, "other": 3}
+    for aid, decline in DECLINES.items():  # the score-check stories (DECLINES), told after the drawing
+        accounts[aid].story = "warned_in_time" if decline.cooling is not None else "missed_contraction"
     return [accounts[a] for a in sorted(accounts)]
 
 
@@ -203,6 +205,10 @@ def _make_contacts(rng, accounts, start: date, end: date) -> tuple[pl.DataFrame,
                 left_idx = int(rng.integers(60, end_idx - 150))
             if acc.account_id == CHAMPION_LEFT_ACCOUNT and role == "champion":
                 left_idx = end_idx - 30
+            decline = DECLINES.get(acc.account_id)
+            if (decline is not None and decline.champion_left is not None and role == "champion"
+                    and roles.index("champion") == j):  # the first champion leaves (no draw: others unchanged)
+                left_idx = end_idx - decline.champion_left
             rows["contact_id"].append(cid)
             rows["account_id"].append(acc.account_id)
             rows["full_name"].append(full_name)
@@ -319,6 +325,9 @@ def _make_activities(rng, accounts, contacts: dict[str, _Contacts], start: date,
                 w = np.where((day[:, None] > end_idx - 90) & ~allowed[None, :], 0.0, w)
             if acc.story == "quiet_champion":  # the champion has gone silent for 75 days
                 w = np.where((day[:, None] > end_idx - 75) & (roles == "champion")[None, :], 0.0, w)
+            decline = DECLINES.get(acc.account_id)
+            if decline is not None and decline.cooling is not None:  # the champion goes quiet as it cools
+                w = np.where((day[:, None] > end_idx - decline.cooling) & (roles == "champion")[None, :], 0.0, w)
             if acc.story == "collapsing":  # the few recent touches reach only two people
                 allowed = np.zeros(len(con.ids), dtype=bool)
                 for role in ("economic_buyer", "user", "gatekeeper"):
@@ -348,13 +357,16 @@ def _make_activities(rng, accounts, contacts: dict[str, _Contacts], start: date,
             "rand": rng.random(n),
             "rand2": rng.random(n),
         }
+        # engagement cools (DECLINES): rows dropped after the draws and the ids, so no other account's move
+        part["keep"] = _cooling_keep(acc.account_id, day, end_idx)
         parts.append((acc, part))
 
     # assemble with per-row details
     rows: dict[str, list] = {c: [] for c in TABLES["activities"].column_names}
-    seq_n = []
+    seq_n, keep_n = [], []
     for acc, p in parts:
         con = contacts[acc.account_id]
+        keep_n.extend(p["keep"].tolist())
         for day, typ, ci, r, r2 in zip(p["day"], p["typ"], p["contact_idx"], p["rand"], p["rand2"]):
             t = ACT_TYPES[int(typ)]
             d = start + timedelta(days=int(day))
@@ -384,10 +396,11 @@ def _make_activities(rng, accounts, contacts: dict[str, _Contacts], start: date,
         {k: v for k, v in rows.items() if k != "activity_id"},
         schema={"account_id": pl.String, "activity_date": pl.Date, "activity_type": pl.String,
                 "contact_id": pl.String, "owner": pl.String, "duration_minutes": pl.Int64, "subject": pl.String},
-    ).with_columns(_seq=pl.Series(seq_n, dtype=pl.Int64))
+    ).with_columns(_seq=pl.Series(seq_n, dtype=pl.Int64), _keep=pl.Series(keep_n, dtype=pl.Boolean))
     frame = frame.sort(["activity_date", "account_id", "_seq"])
     # the latest activity is on the end date: the demo's as_of default
     frame = frame.with_columns(activity_id=pl.format("ACT-{}", (pl.int_range(1, pl.len() + 1)).cast(pl.String).str.zfill(6)))
+    frame = frame.filter("_keep")
     return frame.select(TABLES["activities"].column_names)
 
 

@@ -21,6 +21,45 @@ SINGLE_THREADED_ACCOUNT = "ACC-1068"
 QUIET_CHAMPION_ACCOUNT = "ACC-1081"
 PROMOTION_CANDIDATE_ACCOUNT = "ACC-1134"
 OFF_TRACK_GOAL_ID = "G-P01"
+# The score check (METRICS.md): non-key accounts whose revenue shrank inside the check window. The health
+# band warned in time of the first (engagement cooled, the champion went quiet and left, then the business
+# went to a competitor); it missed the second (a budget cut, a spin-off: the relationship stayed healthy).
+WARNED_IN_TIME_ACCOUNTS = ("ACC-1184", "ACC-1299")
+MISSED_CONTRACTION_ACCOUNTS = ("ACC-1004", "ACC-1055")
+
+
+@dataclass(frozen=True)
+class _Decline:
+    """One score-check story, in days before the end date: from `cooling` on the champion is no longer touched
+    and the share of drawn activities kept falls linearly from 1 to COOLING_FLOOR at `revenue_drop` (and stays
+    there); the (first) champion leaves at `champion_left`; invoices from `revenue_drop` on are `revenue_factor`
+    of the drawn level. None: that part does not happen. Applied after the draws, so every other account's
+    figures stay as drawn."""
+
+    revenue_drop: int
+    revenue_factor: float
+    cooling: int | None = None
+    champion_left: int | None = None
+
+
+COOLING_FLOOR = 0.1
+DECLINES: dict[str, _Decline] = {  # the dates in the comments are those of the default end date, 2026-11-20
+    # 2024-12-01 cooling, 2025-02-14 champion left, 2025-06-01 revenue to 30 %
+    WARNED_IN_TIME_ACCOUNTS[0]: _Decline(revenue_drop=537, revenue_factor=0.30, cooling=719, champion_left=644),
+    # 2025-05-01 cooling, 2025-08-15 champion left, 2025-11-01 revenue to 35 %
+    WARNED_IN_TIME_ACCOUNTS[1]: _Decline(revenue_drop=384, revenue_factor=0.35, cooling=568, champion_left=462),
+    # 2025-10-01 budget cut: revenue to 55 %
+    MISSED_CONTRACTION_ACCOUNTS[0]: _Decline(revenue_drop=415, revenue_factor=0.55),
+    # 2026-01-01 spin-off: revenue to 60 %
+    MISSED_CONTRACTION_ACCOUNTS[1]: _Decline(revenue_drop=323, revenue_factor=0.60),
+}
+# The drawn names of these (otherwise ordinary) accounts; test_demo checks them against the export.
+_STORY_NON_KEY_NAMES = {
+    WARNED_IN_TIME_ACCOUNTS[0]: "Ridgeway Beverages Corp.",
+    WARNED_IN_TIME_ACCOUNTS[1]: "Amberline Clinics Inc.",
+    MISSED_CONTRACTION_ACCOUNTS[0]: "Elmstead Logistics Inc.",
+    MISSED_CONTRACTION_ACCOUNTS[1]: "Rosewood Polymers Inc.",
+}
 
 STORIES: dict[str, str] = {
     CHAMPION_LEFT_ACCOUNT: "Champion left last month: the champion is inactive since about 30 days before the end date.",
@@ -33,6 +72,22 @@ STORIES: dict[str, str] = {
     PROMOTION_CANDIDATE_ACCOUNT: (
         "Promotion candidate: a non-key account with high, fast-growing, profitable revenue, a large wallet and "
         "engaged contacts; its selection score beats the lowest key account's."
+    ),
+    WARNED_IN_TIME_ACCOUNTS[0]: (
+        "Warned in time (score check): engagement cooled from December 2024 and the champion left in February "
+        "2025; the band was amber from February 2025, months before most of the business went to a competitor in June."
+    ),
+    WARNED_IN_TIME_ACCOUNTS[1]: (
+        "Warned in time (score check): engagement cooled from May 2025 and the champion left in August; the band "
+        "was amber from August 2025, before revenue fell to about a third in November."
+    ),
+    MISSED_CONTRACTION_ACCOUNTS[0]: (
+        "Missed by the score check: a budget cut in October 2025 took revenue down by 45 % while engagement and "
+        "the relationship stayed healthy, so the band stayed green."
+    ),
+    MISSED_CONTRACTION_ACCOUNTS[1]: (
+        "Missed by the score check: a spin-off in January 2026 took 40 % of revenue with it while the account "
+        "stayed well engaged and green."
     ),
 }
 GOAL_STORIES: dict[str, str] = {
@@ -296,6 +351,26 @@ def _choice(rng: np.random.Generator, options, p=None):
     return options[int(rng.choice(len(options), p=p))]
 
 
+def _revenue_factor(account_id: str, day_idx: int, end_idx: int) -> float:
+    """The multiplier of an invoice's level on a day index: the score-check story's drop, else 1."""
+    decline = DECLINES.get(account_id)
+    if decline is None or day_idx < end_idx - decline.revenue_drop:
+        return 1.0
+    return decline.revenue_factor
+
+
+def _cooling_keep(account_id: str, day_idx: np.ndarray, end_idx: int) -> np.ndarray:
+    """Which of an account's drawn activities (by day index) a cooling story keeps: the i-th is kept when the
+    i-th value of a low-discrepancy sequence in [0, 1) is below the day's kept share (deterministic, no draw)."""
+    decline = DECLINES.get(account_id)
+    if decline is None or decline.cooling is None:
+        return np.ones(len(day_idx), dtype=bool)
+    cool, drop = end_idx - decline.cooling, end_idx - decline.revenue_drop
+    share = 1.0 - (1.0 - COOLING_FLOOR) * np.clip((day_idx - cool) / max(drop - cool, 1), 0.0, 1.0)
+    u = (np.arange(len(day_idx)) * 0.6180339887498949) % 1.0
+    return (day_idx <= cool) | (u < share)
+
+
 def _usd_rate_by_day(start: date, n_days: int) -> np.ndarray:
     """EUR per USD in force on each day index (latest valid_from ≤ day, else the earliest)."""
     valid = np.array([_idx(start, v) for v, _ in USD_RATES])
@@ -311,9 +386,11 @@ def _usd_rate_by_day(start: date, n_days: int) -> np.ndarray:
 
 
 def account_names() -> dict[str, str]:
-    """account_id → name of the hand-made accounts (key accounts and the special non-key accounts)."""
+    """account_id → name of the hand-made accounts (key accounts and the special non-key accounts) and of the
+    drawn accounts that tell a score-check story."""
     names = {row[0]: row[1] for row in _KEY_ACCOUNTS}
     names.update({row[0]: row[1] for row in _SPECIAL_NON_KEY})
+    names.update(_STORY_NON_KEY_NAMES)
     return names
 
 

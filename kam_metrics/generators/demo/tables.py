@@ -12,7 +12,7 @@ import polars as pl
 from kam_metrics.generators.demo.accounts import _Contacts, _day_weights
 from kam_metrics.generators.demo.stories import (
     HISTORY_DAYS, OFF_TRACK_GOAL_ID, PRODUCT_LINES, PRODUCT_MARGIN, PROGRAMME_LEAD, USD_RATES, _CASE_STATUSES_OPEN,
-    _idx, _usd_rate_by_day,
+    _idx, _revenue_factor, _usd_rate_by_day,
 )
 from kam_metrics.load.contract import TABLES
 
@@ -49,6 +49,7 @@ def _make_revenue(rng, accounts, start: date, end: date) -> tuple[pl.DataFrame, 
                 continue
             years_back = (end_idx - di) / 365.25
             level = acc.revenue / 12 * (1 + acc.growth) ** (-years_back) * seasonal[m]
+            level = level * _revenue_factor(acc.account_id, di, end_idx)  # a score-check story's drop
             if acc.invoice_prob < 1:
                 level = level / acc.invoice_prob
             for line, share in acc.mix.items():
