@@ -239,12 +239,6 @@ def markdown(result: dict) -> str:
     for f in result["metrics"]["functions"]:
         lines.append(f"| {f['function']} | {_fmt_s(f['cold_s'])} | {_fmt_s(f['warm_s'])} | "
                      f"{'–' if f['rows'] is None else f['rows']} |")
-    cold = next((f for f in funcs if f["function"] == "score_check_24_cold"), None)
-    add("score check over 24 month ends under 5 s (cold)", cold and cold["cold_s"], TARGETS["score_check_cold_s"],
-        cold is not None and cold["cold_s"] < TARGETS["score_check_cold_s"], "s")
-    what_if = next((f for f in funcs if f["function"] == "score_check_what_if"), None)
-    add("score check what-if re-run under 3 s", what_if and what_if["warm_s"], TARGETS["score_check_what_if_s"],
-        what_if is not None and what_if["warm_s"] < TARGETS["score_check_what_if_s"], "s")
     pages = result.get("pages")
     if pages is not None:
         lines += ["", "### Pages (AppTest, one process)", "", "| page | first render | second render | errors |",

@@ -27,6 +27,9 @@ if message:
 
 st.subheader("With the settings' weights")
 widgets.kpi_tiles(check.score_check_tiles(base), columns=5)
+verdict = check.verdict_text(base)
+if verdict:
+    st.markdown(verdict)
 
 st.subheader("What if: other health weights")
 st.caption("Move a weight to re-run the check with it (for this check only; the settings stay). Weights are "
@@ -55,6 +58,9 @@ if what_if:
     summary = score_check_summary(pairs, base["check_dates"])
     st.markdown("**What if** (change against the settings' weights)")
     widgets.kpi_tiles(check.score_check_tiles(summary, baseline=base), columns=5)
+    verdict = check.verdict_text(summary)
+    if verdict:
+        st.markdown(f"What if: {verdict[0].lower()}{verdict[1:]}")
 else:
     st.caption("The weights are the settings'. Move a slider to compare.")
 with st.popover("kam.toml lines for these weights", icon=":material/content_copy:"):
@@ -99,6 +105,16 @@ with right:
     else:
         widgets.table(alarms, key="sc_alarms", currency=view.currency, file_name="score_check_false_alarms",
                       labels=check.TABLE_LABELS, hide=["account_id"], height=360)
+
+st.subheader("Warned in time: red or amber, then shrank")
+st.caption(f"Accounts that were red or amber at a month end ({which}) and whose revenue fell by more than 20 % in the "
+           "180 days after. Select one to open it.")
+hits = check.hits_table(pairs)
+if hits.is_empty():
+    widgets.empty("No account shrank after a red or amber month end.")
+else:
+    widgets.table(hits, key="sc_hits", currency=view.currency, file_name="score_check_warned_in_time",
+                  labels=check.TABLE_LABELS, hide=["account_id"], height=300)
 
 with st.expander("Every account and month end checked"):
     widgets.table(check.pairs_table(pairs), key="sc_pairs", currency=view.currency, file_name="score_check_pairs",

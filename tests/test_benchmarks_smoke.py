@@ -79,7 +79,9 @@ def test_every_metrics_function_is_timed_cold_and_warm(suite):
 
     timed = {f["function"]: f for f in result["metrics"]["functions"]}
     assert {"health_history", "account_metrics", "programme_kpis", "whale_curve"} <= set(timed)
-    assert set(timed) <= set(metrics.__all__)
+    # every function of the engine, plus the score check as the page runs it (cold over 24 month ends, a what-if)
+    assert set(timed) <= set(metrics.__all__) | {"score_check_24_cold", "score_check_what_if"}
+    assert {"score_check_inputs", "score_check_24_cold", "score_check_what_if"} <= set(timed)
     assert all(f["cold_s"] > 0 and f["warm_s"] > 0 for f in timed.values())
     assert timed["health_history"]["rows"] > 0
     assert result["metrics"]["accounts"] == scale_row_counts(SCALE)["accounts"]
@@ -104,6 +106,7 @@ def test_the_markdown_has_every_section_with_numbers(suite):
         assert NUMBER.search(matching[0]) or re.search(r"\| \d", matching[0]), title
     assert "Snapshot on disk:" in markdown and "App process peak memory:" in markdown
     targets = {c["target"] for c in result["targets"]}
-    assert len(targets) == 8  # generation, load vs peer, load vs floor, peak, metrics, health history, pages, app
+    # generation, load vs peer, load vs floor, peak, metrics, health history, score check cold and what-if, pages, app
+    assert len(targets) == 10
     assert all(isinstance(c["met"], bool) for c in result["targets"])
     assert markdown.count("| yes |") + markdown.count("| no |") == len(targets)

@@ -115,3 +115,28 @@ def test_a_sparse_export_says_why_there_is_nothing_to_check(monkeypatch, tmp_pat
     at = run(tmp_path / "data", monkeypatch, PAGE)
     assert len(at.metric) == 0 and not at.get("plotly_chart")
     assert any("too little data for a health score" in t for t in texts(at))
+
+
+def test_the_demo_stories_show_in_the_tables(demo_data_dir, monkeypatch):
+    """The demo's score-check stories (README): the two accounts warned in time are in "Warned in time", the two
+    missed ones in "Missed", and the page says in words what the lift means."""
+    from kam_metrics.generators.demo.stories import MISSED_CONTRACTION_ACCOUNTS, WARNED_IN_TIME_ACCOUNTS
+
+    at = run(demo_data_dir, monkeypatch, PAGE)
+    tables = {d.key: d.value for d in at.dataframe}
+    assert set(MISSED_CONTRACTION_ACCOUNTS) <= set(tables["sc_misses"]["account_id"])
+    assert set(WARNED_IN_TIME_ACCOUNTS) <= set(tables["sc_hits"]["account_id"])
+    _, s = _engine(demo_data_dir)
+    assert any(f"({s['warning_lift']:.2f}×)" in t or f"{s['warning_lift']:.1f}×" in t for t in texts(at))
+
+
+@pytest.mark.parametrize("lift, recall, words", [
+    (2.0, 0.5, "2.0× as often as accounts overall: the warning carries information. 50% of the account-months"),
+    (1.2, None, "somewhat more often than accounts overall (1.20×): a weak warning."),
+    (1.0, 0.6, "about as often as accounts overall (1.00×): on this data the band does not warn"),
+])
+def test_verdict_in_words(lift, recall, words):
+    from kam_metrics.app.views.score_check import verdict_text
+
+    assert words in verdict_text({"warning_lift": lift, "warning_recall": recall})
+    assert verdict_text({"warning_lift": None, "warning_recall": None}) is None

@@ -420,3 +420,13 @@ def test_by_date_by_hand(hand_pairs):
     assert rows[T2]["contraction_rate_warned"] == pytest.approx(1.0)
     assert rows[T2]["contraction_rate_green"] == pytest.approx(1 / 3)
     assert rows[T2]["contraction_rate"] == pytest.approx(3 / 5)
+
+
+def test_hits_by_hand(hand_pairs):
+    from kam_metrics.metrics import score_check_hits
+
+    hits = score_check_hits(hand_pairs).to_dicts()
+    # A1 red and shrank at t1 and t2; A5 red and shrank at t2
+    assert [(h["account_id"], h["warned_check_dates"], h["first_check_date"]) for h in hits] == [
+        ("A1", 2, T1), ("A5", 1, T2)]
+    assert hits[0]["worst_revenue_change_pct"] == pytest.approx(100 * (100 - 1100) / 1100)

@@ -18,8 +18,7 @@ from kam_metrics.metrics.opportunities import (
 from kam_metrics.metrics.programme import PORTFOLIO_KEYS, PROGRAMME_KEYS, programme_kpis, programme_report
 from kam_metrics.metrics.score_check import (
     check_dates, score_check_backtest, score_check_bands, score_check_by_date, score_check_false_alarms,
-    score_check_inputs, score_check_misses,
-    score_check_pairs, score_check_summary,
+    score_check_hits, score_check_inputs, score_check_misses, score_check_pairs, score_check_summary,
 )
 from kam_metrics.metrics.scoring import HEALTH_OUTPUT_COLUMNS
 from kam_metrics.metrics.selection import selection_candidates
@@ -31,7 +30,7 @@ __all__ = [
     "account_metrics", "alerts", "check_dates", "cost_to_serve_breakdown", "default_as_of", "engagement_weekly", "goals_status",
     "health_history", "health_movement", "last_sundays", "metrics_at", "open_pipeline", "pipeline_by_account",
     "pipeline_to_headroom", "portfolio_concentration", "programme_kpis", "programme_report", "score_check_backtest",
-    "score_check_bands", "score_check_by_date", "score_check_false_alarms", "score_check_inputs", "score_check_misses", "score_check_pairs",
+    "score_check_bands", "score_check_by_date", "score_check_false_alarms", "score_check_hits", "score_check_inputs", "score_check_misses", "score_check_pairs",
     "score_check_summary",
     "selection_candidates", "wallet_by_product_line", "wallet_by_year", "whale_curve", "win_rate_365d",
 ]

@@ -354,6 +354,8 @@ def _defs() -> list[tuple[str, str, str, str, str]]:
          "180 days after. Not in METRICS.md: how early the warning came."),
         ("Score check", "missed_check_dates", "Missed check dates", "count",
          "Per account: the check dates at which its revenue then shrank while its band was green."),
+        ("Score check", "warned_check_dates", "Warned month ends", "count",
+         "Per account: the check dates at which it was red or amber and its revenue then shrank (warned in time)."),
         ("Score check", "false_alarm_check_dates", "False alarms", "count",
          "Per account: the check dates at which it was red or amber while its revenue then did not shrink."),
         # Alerts

@@ -229,6 +229,13 @@ def score_check_misses(pairs: pl.DataFrame) -> pl.DataFrame:
     return _per_account(missed, "missed_check_dates")
 
 
+def score_check_hits(pairs: pl.DataFrame) -> pl.DataFrame:
+    """The accounts warned in time: red or amber at a check date and their revenue then shrank (warned and
+    contracted), per account: how many check dates, first and last, health then and the revenue change."""
+    hits = _checked(pairs).filter(pl.col("is_contracted") & pl.col("is_warned"))
+    return _per_account(hits, "warned_check_dates")
+
+
 def score_check_false_alarms(pairs: pl.DataFrame) -> pl.DataFrame:
     """The accounts that were red or amber while their revenue did not shrink (warned, not contracted), per
     account: how many check dates, first and last, health then and the revenue change (METRICS.md "Score check")."""

@@ -12,7 +12,7 @@ import polars as pl
 from kam_metrics.app import formatting
 from kam_metrics.app.widgets import Kpi, metric_help
 from kam_metrics.metrics.score_check import (
-    HORIZON_DAYS, check_dates, checked_weights, score_check_false_alarms, score_check_misses,
+    HORIZON_DAYS, check_dates, checked_weights, score_check_false_alarms, score_check_hits, score_check_misses,
 )
 from kam_metrics.settings import HEALTH_COMPONENTS, Settings
 
@@ -108,6 +108,23 @@ def score_check_tiles(summary: Mapping, baseline: Mapping | None = None) -> list
     ]
 
 
+def verdict_text(summary: Mapping) -> str | None:
+    """The check in one plain sentence: whether red or amber accounts shrank more often than the rest."""
+    lift, recall = summary["warning_lift"], summary["warning_recall"]
+    if lift is None:
+        return None
+    caught = "" if recall is None else (f" {formatting.format_ratio(recall, decimals=0)} of the account-months that "
+                                        "shrank had been red or amber.")
+    if lift >= 1.5:
+        return (f"Red or amber accounts shrank {lift:.1f}× as often as accounts overall: the warning carries "
+                f"information.{caught}")
+    if lift >= 1.1:
+        return (f"Red or amber accounts shrank somewhat more often than accounts overall ({lift:.2f}×): a weak "
+                f"warning.{caught}")
+    return (f"Red or amber accounts shrank about as often as accounts overall ({lift:.2f}×): on this data the band "
+            f"does not warn of shrinking revenue. Compare other weights below and read the misses.{caught}")
+
+
 def no_pairs_message(summary: Mapping, as_of: date) -> str | None:
     """Why there is nothing to check, or None when there is."""
     if summary["pairs"]:
@@ -124,6 +141,8 @@ def no_pairs_message(summary: Mapping, as_of: date) -> str | None:
 
 MISS_COLUMNS = ["account_name", "is_key_account", "missed_check_dates", "first_check_date", "last_check_date",
                 "lowest_health", "highest_health", "worst_revenue_change_pct", "kam_owner", "account_id"]
+HIT_COLUMNS = ["account_name", "is_key_account", "warned_check_dates", "first_check_date", "last_check_date",
+               "lowest_health", "highest_health", "worst_revenue_change_pct", "kam_owner", "account_id"]
 ALARM_COLUMNS = ["account_name", "is_key_account", "false_alarm_check_dates", "first_check_date", "last_check_date",
                  "lowest_health", "highest_health", "best_revenue_change_pct", "kam_owner", "account_id"]
 
@@ -131,6 +150,11 @@ ALARM_COLUMNS = ["account_name", "is_key_account", "false_alarm_check_dates", "f
 def misses_table(pairs: pl.DataFrame) -> pl.DataFrame:
     """The misses per account (score_check_misses), most missed check dates first, in the page's columns."""
     return score_check_misses(pairs).select(MISS_COLUMNS)
+
+
+def hits_table(pairs: pl.DataFrame) -> pl.DataFrame:
+    """The accounts warned in time per account (score_check_hits), most warned check dates first."""
+    return score_check_hits(pairs).select(HIT_COLUMNS)
 
 
 def false_alarms_table(pairs: pl.DataFrame) -> pl.DataFrame:
@@ -148,7 +172,7 @@ def pairs_table(pairs: pl.DataFrame) -> pl.DataFrame:
 
 
 TABLE_LABELS = {
-    "missed_check_dates": "Missed month ends", "false_alarm_check_dates": "False-alarm month ends",
+    "missed_check_dates": "Missed month ends", "warned_check_dates": "Warned month ends", "false_alarm_check_dates": "False-alarm month ends",
     "first_check_date": "First", "last_check_date": "Last", "lowest_health": "Lowest health then",
     "highest_health": "Highest health then", "worst_revenue_change_pct": "Largest revenue fall",
     "best_revenue_change_pct": "Largest revenue rise", "check_date": "Check date",
