@@ -260,7 +260,7 @@ def test_account_page_says_which_relationship_penalty_applies(demo_data_dir, mon
     assert row["champion_left"] and row["band"] == "amber" and row["health"] <= 69.0
     assert row["contribution_cap"] < 0  # without the cap it would be green
     penalties = next(d.value for d in at.dataframe if "penalty" in d.value.columns)
-    left = penalties[penalties["penalty"] == "champion left"].iloc[0]
+    left = penalties[penalties["penalty"] == "Champion left"].iloc[0]
     assert left["status"] == "applies" and left["points_off"] == -60
     assert "left in the last 90 days" in left["why"]
     score = f"{row['score_relationship']:.0f}"

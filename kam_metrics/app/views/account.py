@@ -190,6 +190,11 @@ PENALTY_WORDS = {
     "key_account_without_sponsor": ("A key account without an executive sponsor.",
                                     "Has an executive sponsor, or is not a key account."),
 }
+PENALTY_LABELS = {
+    "champion_left": "Champion left", "champion_quiet": "Champion quiet",
+    "no_decision_maker_engaged": "No decision maker engaged", "no_c_level_engaged": "No C-level contact engaged",
+    "key_account_without_sponsor": "Key account without sponsor",
+}
 
 
 def relationship_penalty_table(view: View, row: dict) -> pl.DataFrame:
@@ -206,7 +211,7 @@ def relationship_penalty_table(view: View, row: dict) -> pl.DataFrame:
             status, why = "unknown", "Not known" + (f" ({missing})" if missing else "") + ": nothing taken off."
         else:
             status, why = ("applies", words[p["penalty"]][0]) if applied else ("—", words[p["penalty"]][1])
-        rows.append({"penalty": p["penalty"].replace("_", " "), "points_off": -p["points"] if applied else 0.0,
+        rows.append({"penalty": PENALTY_LABELS.get(p["penalty"], p["penalty"].replace("_", " ")), "points_off": -p["points"] if applied else 0.0,
                      "status": status, "why": why})
     return pl.DataFrame(rows, schema={"penalty": pl.String, "points_off": pl.Float64, "status": pl.String,
                                       "why": pl.String})
