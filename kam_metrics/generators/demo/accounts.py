@@ -112,7 +112,7 @@ def _make_accounts(rng: np.random.Generator, end: date) -> list[_Account]:
         acc.nps_mean = float(np.clip(rng.normal(7.6, 1.0), 4, 9.8))
         acc.has_wallet = "whole" if rng.random() < 0.6 else "none"
         acc.sow = float(rng.uniform(0.25, 0.7))
-        acc.invoice_prob = float(np.clip(revenue / 150_000, 0.3, 1.0))
+        acc.invoice_prob = float(np.clip(revenue / 20_000, 0.9, 1.0))  # regular customers invoice every month
         acc.rates = {"email": 40, "call": 20, "meeting": 6, "exec_meeting": 0.1, "site_visit": 0.4, "workshop": 0.3,
                      "other": 3}
         accounts[aid] = acc
