@@ -10,11 +10,11 @@ import numpy as np
 import polars as pl
 
 from kam_metrics.generators.demo.stories import (
-    ACT_TYPES, CHAMPION_LEFT_ACCOUNT, COLLAPSING_ACCOUNT, DECLINES, HISTORY_DAYS, INDUSTRIES, OVERDUE_ACCOUNTS,
-    PRODUCT_LINES, PROMOTION_CANDIDATE_ACCOUNT, QUIET_CHAMPION_ACCOUNT, REGIONS, SALES_OWNERS, SEGMENTS, SENIORITY,
-    SINGLE_THREADED_ACCOUNT, SOLUTION_ENGINEERS, VALUE_DESTROYER_ACCOUNT, _AFFINITY, _Account, _ECONOMIC_TITLES,
-    _FIRST_NAMES, _INDUSTRY_NOUNS, _KEY_ACCOUNTS, _LAST_NAMES, _PREFIXES, _ROLE_ATTITUDE, _ROLE_SENIORITY,
-    _ROLE_WEIGHT, _SPECIAL_NON_KEY, _SUBJECTS, _SUFFIXES, _TITLES, _choice, _cooling_keep, _d, _idx,
+    ACT_TYPES, CHAMPION_LEFT_ACCOUNT, COLLAPSING_ACCOUNT, DECLINES, DRIFT_GROWTH, HISTORY_DAYS, INDUSTRIES,
+    OVERDUE_ACCOUNTS, PRODUCT_LINES, PROMOTION_CANDIDATE_ACCOUNT, QUIET_CHAMPION_ACCOUNT, REGIONS, SALES_OWNERS,
+    SEGMENTS, SENIORITY, SINGLE_THREADED_ACCOUNT, SOLUTION_ENGINEERS, VALUE_DESTROYER_ACCOUNT, _AFFINITY, _Account,
+    _Drift, _ECONOMIC_TITLES, _FIRST_NAMES, _INDUSTRY_NOUNS, _KEY_ACCOUNTS, _LAST_NAMES, _PREFIXES, _ROLE_ATTITUDE,
+    _ROLE_SENIORITY, _ROLE_WEIGHT, _SPECIAL_NON_KEY, _SUBJECTS, _SUFFIXES, _TITLES, _choice, _cooling_keep, _d, _idx,
 )
 from kam_metrics.load.contract import TABLES
 
@@ -106,7 +106,7 @@ def _make_accounts(rng: np.random.Generator, end: date) -> list[_Account]:
         acc = _Account(aid, name, False, region, industry, segment, owner, None, None, stage, created, revenue, growth,
                        mix)
         acc.activity_scale = float(np.exp(rng.normal(math.log(0.45), 0.5)))
-        acc.n_contacts = int(rng.choice(6, p=[0.15, 0.3, 0.25, 0.15, 0.1, 0.05]))
+        acc.n_contacts = 1 + int(rng.choice(6, p=[0.15, 0.25, 0.25, 0.15, 0.12, 0.08]))
         acc.cost_ratio = float(np.clip(np.exp(rng.normal(math.log(0.14), 0.7)), 0.03, 0.7))
         acc.case_rate = float(min(revenue / 40_000, 8.0) * rng.uniform(0.5, 1.2))
         acc.nps_mean = float(np.clip(rng.normal(7.6, 1.0), 4, 9.8))
@@ -123,7 +123,25 @@ def _make_accounts(rng: np.random.Generator, end: date) -> list[_Account]:
                                "workshop": 0.3, "other": 3}
     for aid, decline in DECLINES.items():  # the score-check stories (DECLINES), told after the drawing
         accounts[aid].story = "warned_in_time" if decline.cooling is not None else "missed_contraction"
+    _add_drifts(rng, accounts)
     return [accounts[a] for a in sorted(accounts)]
+
+
+def _add_drifts(rng: np.random.Generator, accounts: dict[str, _Account]) -> None:
+    """The ordinary non-key accounts with a drawn growth below DRIFT_GROWTH drift away once (_Drift), drawn from a
+    child generator: the main stream, and so every other figure drawn from it, is not moved by these draws."""
+    end_idx = HISTORY_DAYS - 1
+    drift_rng = rng.spawn(1)[0]
+    special = {aid for aid, *_ in _SPECIAL_NON_KEY} | set(DECLINES)
+    for aid in sorted(accounts):
+        acc = accounts[aid]
+        u = drift_rng.random(5)  # drawn for every ordinary account, so one's drift does not move another's
+        if acc.is_key or aid in special or acc.growth >= DRIFT_GROWTH:
+            continue
+        fall_start = end_idx - int(150 + u[0] * 670)
+        fall_end = fall_start + int(90 + u[1] * 150)
+        acc.drift = _Drift(cooling=fall_start - int(100 + u[2] * 110), fall_start=fall_start, fall_end=fall_end,
+                           revenue_floor=float(0.25 + 0.35 * u[3]), engagement_floor=float(0.05 + 0.2 * u[4]))
 
 
 def _key_rates(acc: _Account) -> dict[str, float]:
@@ -183,6 +201,9 @@ def _make_contacts(rng, accounts, start: date, end: date) -> tuple[pl.DataFrame,
         else:
             pool = ("influencer", "user", "decision_maker", "gatekeeper", "champion", "economic_buyer", "blocker")
             roles = [pool[int(i)] for i in rng.choice(7, size=acc.n_contacts, p=[0.25, 0.3, 0.15, 0.1, 0.1, 0.07, 0.03])]
+            decline = DECLINES.get(acc.account_id)
+            if decline is not None and decline.champion_left is not None and "champion" not in roles:
+                roles[0] = "champion"  # the story's champion, who leaves (no draw: every other figure stays as drawn)
         ids, sen, left = [], [], []
         for j, role in enumerate(roles):
             n += 1
@@ -336,7 +357,7 @@ def _make_activities(rng, accounts, contacts: dict[str, _Contacts], start: date,
             total = w.sum(axis=1)
             u = rng.random(n) * total
             pick = (np.cumsum(w, axis=1) < u[:, None]).sum(axis=1)
-            null_p = 0.08 if (acc.is_key or acc.story == "promotion") else 0.5
+            null_p = 0.08 if (acc.is_key or acc.story == "promotion") else 0.25
             has = (total > 0) & (rng.random(n) >= null_p)
             contact_idx = np.where(has, np.minimum(pick, len(con.ids) - 1), -1)
             # a key account's active champion (unless the story says otherwise) is touched in the last 45 days
@@ -359,6 +380,10 @@ def _make_activities(rng, accounts, contacts: dict[str, _Contacts], start: date,
         }
         # engagement cools (DECLINES): rows dropped after the draws and the ids, so no other account's move
         part["keep"] = _cooling_keep(acc.account_id, day, end_idx)
+        if acc.drift is not None:  # a drifting account cools the same way (no draw either); its people other than
+            u = (np.arange(n) * 0.6180339887498949) % 1.0  # the first contact (and no contact) go quiet altogether
+            floor = np.where(contact_idx > 0, 0.0, acc.drift.engagement_floor)
+            part["keep"] &= u < 1.0 - (1.0 - floor) * acc.drift.cooled(day)
         parts.append((acc, part))
 
     # assemble with per-row details

@@ -53,6 +53,44 @@ DECLINES: dict[str, _Decline] = {  # the dates in the comments are those of the 
     # 2026-01-01 spin-off: revenue to 60 %
     MISSED_CONTRACTION_ACCOUNTS[1]: _Decline(revenue_drop=323, revenue_factor=0.60),
 }
+
+
+@dataclass(frozen=True)
+class _Drift:
+    """An ordinary account drifting away, in day indexes of the history: engagement cools first, from `cooling` on
+    (the share of drawn activities kept falls to `engagement_floor` at `fall_start`, the touches of people other
+    than the first contact to none; survey scores fall with it by up to DRIFT_NPS points), then revenue falls, from
+    `fall_start` linearly to `revenue_floor` of its drawn level at `fall_end`, and stays there while the smaller
+    account's engagement partly recovers (`cooled`). Applied after the draws, like the DECLINES stories."""
+
+    cooling: int
+    fall_start: int
+    fall_end: int
+    revenue_floor: float
+    engagement_floor: float
+
+    def cooled(self, day_idx):
+        """How far engagement has cooled on these day indexes (0 to 1): 0 before `cooling`, then fast at first (a
+        square root) to 1 at `fall_start`, 1 until DRIFT_SETTLED days after `fall_end`, then down to
+        1 − DRIFT_RECOVERY over DRIFT_SETTLED more days (the smaller account settles down)."""
+        d = np.asarray(day_idx)
+        cooling = np.sqrt(np.clip((d - self.cooling) / max(self.fall_start - self.cooling, 1), 0.0, 1.0))
+        settling = np.clip((d - self.fall_end - DRIFT_SETTLED) / DRIFT_SETTLED, 0.0, 1.0)
+        return cooling * (1.0 - DRIFT_RECOVERY * settling)
+
+    def revenue_factor(self, day_idx: int) -> float:
+        """The multiplier of an invoice's drawn level on a day index."""
+        fallen = min(max((day_idx - self.fall_start) / max(self.fall_end - self.fall_start, 1), 0.0), 1.0)
+        return 1.0 - (1.0 - self.revenue_floor) * fallen
+
+
+# Ordinary non-key accounts whose drawn growth is below DRIFT_GROWTH drift away once in the history (_Drift):
+# in real programmes engagement falls before and while revenue does, which is what the score check measures.
+DRIFT_GROWTH = -0.05
+DRIFT_NPS = 3.0
+DRIFT_SETTLED = 120
+DRIFT_RECOVERY = 0.6
+
 # The drawn names of these (otherwise ordinary) accounts; test_demo checks them against the export.
 _STORY_NON_KEY_NAMES = {
     WARNED_IN_TIME_ACCOUNTS[0]: "Ridgeway Beverages Corp.",
@@ -154,6 +192,7 @@ class _Account:
     story: str = "healthy"
     invoice_prob: float = 1.0
     rates: dict[str, float] = field(default_factory=dict)  # activity type → per year
+    drift: _Drift | None = None  # an ordinary account drifting away (DRIFT_GROWTH)
 
 
 # (id, name, region, industry, segment, kam, sponsor, since, stage, created, revenue, growth, mix, story)

@@ -11,8 +11,8 @@ import polars as pl
 
 from kam_metrics.generators.demo.accounts import _Contacts, _day_weights
 from kam_metrics.generators.demo.stories import (
-    HISTORY_DAYS, OFF_TRACK_GOAL_ID, PRODUCT_LINES, PRODUCT_MARGIN, PROGRAMME_LEAD, USD_RATES, _CASE_STATUSES_OPEN,
-    _idx, _revenue_factor, _usd_rate_by_day,
+    DRIFT_NPS, HISTORY_DAYS, OFF_TRACK_GOAL_ID, PRODUCT_LINES, PRODUCT_MARGIN, PROGRAMME_LEAD, USD_RATES,
+    _CASE_STATUSES_OPEN, _idx, _revenue_factor, _usd_rate_by_day,
 )
 from kam_metrics.load.contract import TABLES
 
@@ -50,6 +50,8 @@ def _make_revenue(rng, accounts, start: date, end: date) -> tuple[pl.DataFrame, 
             years_back = (end_idx - di) / 365.25
             level = acc.revenue / 12 * (1 + acc.growth) ** (-years_back) * seasonal[m]
             level = level * _revenue_factor(acc.account_id, di, end_idx)  # a score-check story's drop
+            if acc.drift is not None:  # an account drifting away
+                level = level * acc.drift.revenue_factor(di)
             if acc.invoice_prob < 1:
                 level = level / acc.invoice_prob
             for line, share in acc.mix.items():
@@ -303,8 +305,9 @@ def _make_surveys(rng, accounts, contacts: dict[str, _Contacts], start: date, en
             k = min(int(rng.integers(k_lo, k_hi + 1)), len(active))
             for ci in rng.choice(active, size=k, replace=False):
                 di = min(wi + int(rng.integers(0, 21)), end_idx)
-                nps = int(np.clip(round(rng.normal(acc.nps_mean, 1.4)), 0, 10))
-                csat = int(np.clip(round(rng.normal(1 + (acc.nps_mean - 2) / 2, 0.7)), 1, 5))
+                cooled = 0.0 if acc.drift is None else float(acc.drift.cooled(di))  # a drifting account's answers
+                nps = int(np.clip(round(rng.normal(acc.nps_mean, 1.4) - DRIFT_NPS * cooled), 0, 10))
+                csat = int(np.clip(round(rng.normal(1 + (acc.nps_mean - 2) / 2, 0.7) - DRIFT_NPS / 2 * cooled), 1, 5))
                 r = rng.random()
                 rows["account_id"].append(acc.account_id)
                 rows["day"].append(di)
