@@ -174,7 +174,15 @@ class ProgrammeStore:
         self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
         self._conn = self._connect()
-        self._write(self._create_schema, label="open", numbered=False)
+        if not self._schema_exists():  # opening an existing store takes no write lock
+            self._write(self._create_schema, label="open", numbered=False)
+
+    def _schema_exists(self) -> bool:
+        try:
+            return bool(self._query("SELECT schema_version FROM store_meta WHERE id = 1"))
+        except Exception:  # noqa: BLE001 - no such table yet
+            self._rollback(self._cursor())
+            return False
 
     def _create_schema(self, tx: _Tx) -> None:
         self._lock_schema(tx)
