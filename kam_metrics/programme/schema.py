@@ -300,6 +300,8 @@ def validate_record(table: str, values: Mapping[str, Any]) -> tuple[dict[str, An
     out: dict[str, Any] = {}
     for f in t.fields:
         value, reason = _cell(f, values.get(f.name))
+        if reason is None and f.is_key and len(t.key) > 1 and isinstance(value, str) and KEY_SEPARATOR in value:
+            reason = f"must not contain {KEY_SEPARATOR!r} (it separates the parts of the record id)"
         if reason:
             problems.append((f.name, reason))
         elif value is None and f.required:

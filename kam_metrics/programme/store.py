@@ -544,11 +544,13 @@ class SQLiteStore(ProgrammeStore):
         path = Path(self.location)
         path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
-        conn = sqlite3.connect(str(path), timeout=5.0, isolation_level=None, check_same_thread=False)
+        # SQLite's own wait for the write lock, a slice of the busy timeout; _write retries it until then.
+        wait = min(5.0, self.busy_timeout / 4)
+        conn = sqlite3.connect(str(path), timeout=wait, isolation_level=None, check_same_thread=False)
         deadline = time.monotonic() + self.busy_timeout
         while True:
             try:
-                conn.execute("PRAGMA busy_timeout = 5000")
+                conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = FULL")
                 return conn
