@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterable, Mapping
 import polars as pl
 
 from kam_metrics.programme.schema import (
-    DATE, TABLE_ORDER, TABLES, CheckedFile, FileError, ValidationError, get_table, read_csv_file, table_of_file,
+    DATE, TABLE_ORDER, CheckedFile, FileError, ValidationError, get_table, read_csv_file, table_of_file,
     validate_record, write_csv,
 )
 
