@@ -1,4 +1,4 @@
-"""The `kam` command: demo data, loads, status, quarantine, reports, mapping templates, the app.
+"""The `kam` command: demo data, loads, status, quarantine, reports, mapping templates, the programme store, the app.
 
 Exit codes: 0 success; 1 a check failed (`kam verify`); 2 the input or settings could not be used
 (a whole-file problem, a missing snapshot, a bad option value), with one message naming the file
@@ -21,6 +21,7 @@ from kam_metrics.settings import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV_ACTOR = "KAM_ACTOR"
 DEFAULT_DEMO_DIR = "demo_export"
 
 
@@ -90,6 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", parents=[common], help="check the current snapshot: counts add up, checksums match")
 
     p = sub.add_parser("settings", parents=[common], help="print the settings in force as TOML")
+
+    p = sub.add_parser("programme", parents=[common],
+                       help="the programme store: plans, reviews, goals, actions, wallet, profiles, contact roles, notes")
+    psub = p.add_subparsers(dest="programme_command", required=True, metavar="ACTION")
+    m = psub.add_parser("import", parents=[common], help="import a folder of programme CSVs (or one <table>.csv) by "
+                        "record id; any bad row: every error on standard error, exit 2, nothing written")
+    m.add_argument("path", help="a folder holding <table>.csv files, or one such file")
+    m.add_argument("--actor", help=f"who makes the change (default: ${ENV_ACTOR}, else your user name)")
+    m = psub.add_parser("export", parents=[common], help="write every programme table as <table>.csv (what import reads)")
+    m.add_argument("out_dir", help="output folder")
+    m = psub.add_parser("log", parents=[common], help="every change, newest first: who, when, table, record, old and new values")
+    m.add_argument("--account", help="only the changes of records of this account")
+    m.add_argument("--format", default="csv", choices=["csv", "json"])
+    m.add_argument("--out", help="write to this file instead of standard output")
 
     p = sub.add_parser("app", parents=[common], help="start the dashboard (loads the demo data on first run)")
     p.add_argument("--port", type=int, default=8501)
@@ -284,6 +299,66 @@ def cmd_settings(args, data_dir: Path, settings) -> int:
     return 0
 
 
+def default_actor() -> str:
+    """Who makes a change from the command line: $KAM_ACTOR, else the operating system's user name."""
+    actor = os.environ.get(ENV_ACTOR, "").strip()
+    if actor:
+        return actor
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name (e.g. a container without a passwd entry)
+        return "unknown"
+
+
+def cmd_programme(args, data_dir: Path, settings) -> int:
+    from kam_metrics.csv_export import csv_safe_frame
+    from kam_metrics.programme import ImportRejected, StoreError, open_store
+    from kam_metrics.settings import programme_store_location
+
+    try:
+        store = open_store(programme_store_location(settings, data_dir))
+    except StoreError as exc:
+        print(f"kam: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.programme_command == "import":
+            actor = (args.actor or "").strip() or default_actor()
+            try:
+                results = store.import_path(args.path, actor)
+            except ImportRejected as exc:
+                for error in exc.errors:
+                    print(str(error), file=sys.stderr)
+                print(f"kam: error: {len(exc.errors)} problem(s); nothing was imported", file=sys.stderr)
+                return 2
+            for r in results:
+                print(f"{r.file}: {r.rows} rows: {r.inserted} new, {r.updated} changed, {r.unchanged} unchanged")
+            print(f"Imported by {actor} into {store.location if '://' not in store.location else 'the PostgreSQL store'}")
+            return 0
+        if args.programme_command == "export":
+            counts = store.export_folder(args.out_dir)
+            for table, n in counts.items():
+                print(f"  {table + '.csv':<22}{n:>8,} rows")
+            print(f"Wrote {len(counts)} files to {args.out_dir}/")
+            return 0
+        log = store.log(account_id=args.account)
+        if args.format == "json":
+            rows = log.to_dicts()
+            for row in rows:  # the values as JSON objects, not strings
+                for k in ("old_values", "new_values"):
+                    row[k] = json.loads(row[k]) if row[k] is not None else None
+            _write_output(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", args.out)
+        else:
+            _write_output(csv_safe_frame(log).write_csv(), args.out)
+        return 0
+    except StoreError as exc:
+        print(f"kam: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+
+
 def ensure_demo_loaded(data_dir: Path, settings) -> None:
     """First run: write and load the demo export when the data directory has no snapshot."""
     from kam_metrics.load import warehouse
@@ -315,7 +390,8 @@ def cmd_app(args, data_dir: Path, settings) -> int:
 
 COMMANDS = {
     "demo": cmd_demo, "load": cmd_load, "status": cmd_status, "quarantine": cmd_quarantine, "report": cmd_report,
-    "mapping": cmd_mapping, "verify": cmd_verify, "settings": cmd_settings, "app": cmd_app,
+    "mapping": cmd_mapping, "verify": cmd_verify, "settings": cmd_settings, "programme": cmd_programme,
+    "app": cmd_app,
 }
 
 if __name__ == "__main__":  # pragma: no cover

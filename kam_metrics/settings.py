@@ -118,6 +118,9 @@ class Settings:
     max_upload_mb: int = 200
     max_zip_entries: int = 2000
     max_zip_uncompressed_mb: int = 2000
+    # The programme store (plans, reviews, goals, actions, wallet, profiles, contact roles, notes): None is
+    # <data_dir>/programme.sqlite; a file path (relative to the data directory) or a postgresql:// URL.
+    programme_store: str | None = None
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -129,7 +132,11 @@ DEFAULT_REPORTING_CURRENCY = "EUR"  # when neither the settings nor the export n
 UNSET_MEANING = {
     "reporting_currency": "the export's own currency, e.g. a Salesforce org's corporate currency; EUR for a "
                           "canonical export",
+    "programme_store": "programme.sqlite in the data directory",
 }
+# An example value printed (commented) for a setting that is not set.
+UNSET_EXAMPLE = {"reporting_currency": "EUR", "programme_store": "postgresql://kam@db.example/kam"}
+PROGRAMME_STORE_FILE = "programme.sqlite"
 
 # The keys each mapping setting accepts (an unknown one is an error, a missing one keeps its default).
 _MAPPING_KEYS = {
@@ -192,6 +199,12 @@ def settings_from_dict(data: Mapping[str, Any], source: str = "settings") -> Set
         raise SettingsError(f"{source}: setting 'champion_left_health_cap' must be between 0 and 100")
     if not any(v > 0 for v in settings.health_weights.values()):
         raise SettingsError(f"{source}: at least one of the health_weights must be above 0")
+    if settings.programme_store is not None:
+        store = settings.programme_store.strip()
+        scheme = store.split("://", 1)[0].lower() if "://" in store else None
+        if not store or (scheme is not None and scheme not in ("postgresql", "postgres")):
+            raise SettingsError(f"{source}: setting 'programme_store' must be a file path or a postgresql:// URL, "
+                                f"got {settings.programme_store!r}")
     if settings.keep_snapshots < 1:
         raise SettingsError(f"{source}: setting 'keep_snapshots' must be at least 1")
     return settings
@@ -225,6 +238,16 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
     return Path(data_dir or os.environ.get(ENV_DATA_DIR) or DEFAULT_DATA_DIR)
 
 
+def programme_store_location(settings: Settings, data_dir: str | Path | None = None) -> str:
+    """Where the programme store is: the setting (a postgresql:// URL, or a path relative to the data
+    directory), else programme.sqlite in the data directory."""
+    store = (settings.programme_store or "").strip()
+    if store.lower().startswith(("postgresql://", "postgres://")):
+        return store
+    base = resolve_data_dir(data_dir)
+    return str(base / (store or PROGRAMME_STORE_FILE))
+
+
 def settings_toml(settings: Settings | None = None) -> str:
     """The settings as a commented TOML document (the defaults unless given)."""
     s = settings or Settings()
@@ -236,7 +259,8 @@ def settings_toml(settings: Settings | None = None) -> str:
             tables.append(f"\n[{f.name}]")
             tables += [f"{k} = {_toml_value(v)}" for k, v in value.items()]
         elif value is None:
-            lines.append(f"# {f.name} = \"EUR\"  (not set: {UNSET_MEANING.get(f.name, 'its default')})")
+            example = _toml_value(UNSET_EXAMPLE.get(f.name, ""))
+            lines.append(f"# {f.name} = {example}  (not set: {UNSET_MEANING.get(f.name, 'its default')})")
         else:
             lines.append(f"{f.name} = {_toml_value(value)}")
     return "\n".join(lines + tables) + "\n"

@@ -118,3 +118,28 @@ def assert_close(actual, expected, *, rel: float = 1e-9, floor: float = 1e-9, la
     scale = pl.DataFrame({"a": a.abs(), "b": b.abs()}).select(pl.max_horizontal("a", "b")).to_series()
     bad = ((a - b).abs() > (scale * rel).clip(lower_bound=floor))
     assert not bad.any(), f"{label}: {a.filter(bad).head(3).to_list()} against {b.filter(bad).head(3).to_list()}"
+
+
+# --- The programme store's two backends (issue 14) ---------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server from Debian's binaries for the whole session (stopped at the end). Without the
+    binaries this FAILS rather than skips: CI must run the PostgreSQL backend (scripts/test.sh installs them)."""
+    from tests.postgres_server import PostgresServer, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.fail("no PostgreSQL binaries in /usr/lib/postgresql/*/bin (initdb, pg_ctl): install Debian's "
+                    "`postgresql` package (scripts/test.sh does when run as root)", pytrace=False)
+    server = PostgresServer(bin_dir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def programme_location(request, tmp_path) -> str:
+    """Where an empty programme store lives: a SQLite file in tmp_path, or a new database on the test server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "programme.sqlite")
+    return request.getfixturevalue("postgres_server").create_database()
