@@ -31,6 +31,8 @@ LOOKBACK_DAYS = 730
 HORIZON_DAYS = 180
 #: … contracted = the 180 days after below this fraction of the 180 days before.
 CONTRACTION_FACTOR = 0.8
+#: Check dates read per metrics_at call (bounds the memory of the wide frames; see score_check_inputs).
+DATES_PER_READ = 6
 #: The bands that count as a warning.
 WARNING_BANDS = ("red", "amber")
 CHECK_BANDS = ("green", "amber", "red")
@@ -79,7 +81,13 @@ def score_check_inputs(con, as_of: date | None = None, filters: Filters | None =
     windows_job = E.in_background(con, lambda cur: E.account_cumulative(
         cur, [E.Measure("revenue", "t.rev_amount")], [t + horizon for t in dates],
         (0, HORIZON_DAYS, 2 * HORIZON_DAYS), filters))
-    frame = metrics_at(con, dates, filters, settings, with_health=False, offsets=HEALTH_OFFSETS)
+    # a few check dates at a time, each kept to the columns scoring reads: the wide frames of all dates at once
+    # would take several times the memory (18 dates × 10,000 accounts × every account key)
+    frame = pl.concat([
+        metrics_at(con, dates[i:i + DATES_PER_READ], filters, settings, with_health=False, offsets=HEALTH_OFFSETS)
+        .select(*[c for c in INPUT_COLUMNS if c not in ("rev_before", "rev_after")])
+        for i in range(0, len(dates), DATES_PER_READ)
+    ])
     windows = windows_job.result().select(
         "account_id",
         (pl.col("as_of") - pl.duration(days=HORIZON_DAYS)).alias("as_of"),
