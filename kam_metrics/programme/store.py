@@ -329,6 +329,17 @@ class ProgrammeStore:
                 "old_values", "new_values"]
         return pl.DataFrame([dict(zip(cols, r)) for r in rows], schema={c: LOG_SCHEMA[c] for c in cols})
 
+    def last_event_id(self) -> int:
+        """The number of the last event (0 for an empty store): changes whenever anything is written."""
+        rows = self._query("SELECT last_event_id FROM store_meta WHERE id = 1")
+        return int(rows[0][0]) if rows else 0
+
+    def record_ids(self, table: str, include_deleted: bool = False) -> set[str]:
+        """The ids of the table's current records (with those deleted since, when asked)."""
+        get_table(table)
+        sql = "SELECT record_id FROM current_records WHERE table_name = ?" + ("" if include_deleted else " AND is_deleted = 0")
+        return {r[0] for r in self._query(sql, (table,))}
+
     def event_count(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM events")[0][0])
 
