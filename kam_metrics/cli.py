@@ -157,15 +157,16 @@ def cmd_load(args, data_dir: Path, settings) -> int:
     return 0
 
 
-def status_dict(data_dir: Path) -> dict:
-    """What `kam status --json` prints."""
+def status_dict(data_dir: Path, settings=None) -> dict:
+    """What `kam status --json` prints (the tables the programme store adds count as carried)."""
     from kam_metrics.load import warehouse
+    from kam_metrics.programme import overlay
 
     from kam_metrics.load.contract import TABLE_ORDER, TABLES
     from kam_metrics.metrics import default_as_of
     from kam_metrics.metrics.presence import presence
 
-    con = warehouse.connect_current(data_dir)
+    con = overlay.connect_current(data_dir, settings)
     try:
         info = warehouse.snapshot_info(con)
         counts = warehouse.table_counts(con)
@@ -196,7 +197,7 @@ def status_dict(data_dir: Path) -> dict:
 
 
 def cmd_status(args, data_dir: Path, settings) -> int:
-    status = status_dict(data_dir)
+    status = status_dict(data_dir, settings)
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -247,7 +248,7 @@ def cmd_quarantine(args, data_dir: Path, settings) -> int:
 
 def cmd_report(args, data_dir: Path, settings) -> int:
     from kam_metrics import report
-    from kam_metrics.load import warehouse
+    from kam_metrics.programme import overlay
     from kam_metrics.filters import Filters
 
     filters = Filters(
@@ -261,7 +262,7 @@ def cmd_report(args, data_dir: Path, settings) -> int:
         from kam_metrics.metrics.score_check import parse_weights
 
         weights = parse_weights(args.weights, settings)
-    con = warehouse.connect_current(data_dir)
+    con = overlay.connect_current(data_dir, settings)
     try:
         frame = report.report_frame(args.kind, con, args.as_of, filters, settings, weights=weights)
     finally:

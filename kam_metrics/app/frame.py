@@ -35,9 +35,11 @@ from kam_metrics.load import warehouse
 from kam_metrics.metrics import queries
 from kam_metrics.metrics.presence import Presence
 from kam_metrics.metrics.score_check import with_weights
+from kam_metrics.programme import overlay
 from kam_metrics.metrics.presence import presence as read_presence
 from kam_metrics.settings import (
-    DEFAULT_REPORTING_CURRENCY, Settings, SettingsError, load_settings, resolve_data_dir, settings_toml,
+    DEFAULT_REPORTING_CURRENCY, Settings, SettingsError, load_settings, programme_store_location, resolve_data_dir,
+    settings_toml,
 )
 
 _LOG = logging.getLogger(__name__)
@@ -86,10 +88,49 @@ def _close(con: duckdb.DuckDBPyConnection) -> None:
         pass
 
 
+_SOURCE_SEPARATOR = "\x00"
+
+
+def source_key(snapshot_path: str, store_location: str | None = None, store_event: int = 0) -> str:
+    """What cached connections and results are keyed on: the snapshot file, and when the programme store holds
+    anything, its location and last event id (so a save shows on the next rerun)."""
+    if store_location is None or not store_event:
+        return snapshot_path
+    return _SOURCE_SEPARATOR.join((snapshot_path, store_location, str(int(store_event))))
+
+
 @st.cache_resource(max_entries=4, show_spinner=False, on_release=_close)
-def snapshot_connection(snapshot_path: str) -> duckdb.DuckDBPyConnection:
-    """The read-only connection to one snapshot file, shared by all sessions (use a cursor per call)."""
-    return warehouse.connect_snapshot(Path(snapshot_path))
+def snapshot_connection(source: str) -> duckdb.DuckDBPyConnection:
+    """The read-only connection to one snapshot file with the programme store laid over it (source_key), shared by
+    all sessions (use a cursor per call)."""
+    snapshot_path, _, rest = source.partition(_SOURCE_SEPARATOR)
+    if not rest:
+        return warehouse.connect_snapshot(Path(snapshot_path))
+    location = rest.rpartition(_SOURCE_SEPARATOR)[0]
+    store = overlay.open_existing_store(location)
+    try:
+        return overlay.overlay_connection(Path(snapshot_path), store)
+    finally:
+        if store is not None:
+            store.close()
+
+
+@st.cache_resource(max_entries=4, show_spinner=False, on_release=lambda s: s.close() if s is not None else None)
+def _programme_store(location: str):
+    """The programme store, opened once per location and shared (reading its last event id is one small query)."""
+    return overlay.open_existing_store(location)
+
+
+def store_event(location: str) -> int:
+    """The programme store's last event id (0 when there is no store yet, or it cannot be read)."""
+    if not overlay.store_exists(location):  # a file not created yet: nothing to lay over (and nothing cached)
+        return 0
+    try:
+        store = _programme_store(location)
+        return 0 if store is None else store.last_event_id()
+    except Exception as exc:  # noqa: BLE001 - the snapshot alone still answers
+        _LOG.warning("programme store %s cannot be read: %s", location, exc)
+        return 0
 
 
 def settings_key(settings: Settings) -> str:
@@ -160,6 +201,12 @@ class View:
     status: queries.SnapshotStatus
     default_as_of: date
     settings_fingerprint: str = field(default="")
+    source_key: str = field(default="")  # the snapshot with the programme store (source_key); "" = the snapshot
+
+    @property
+    def source(self) -> str:
+        """What cached results are keyed on and read from: the snapshot with the programme store laid over it."""
+        return self.source_key or self.snapshot_path
 
     @property
     def currency(self) -> str:
@@ -172,7 +219,7 @@ class View:
     @property
     def presence(self) -> Presence:
         """The tables and columns the export carried (metrics.presence), read once per snapshot and cached."""
-        return _cached_presence(self.snapshot_path)
+        return _cached_presence(self.source)
 
     def missing(self, table: str, column: str | None = None) -> str | None:
         """What would turn a figure on: "reviews.csv" or "accounts.executive_sponsor"; None when present."""
@@ -182,7 +229,7 @@ class View:
                **kwargs) -> _R:
         """A metrics-engine function (e.g. metrics.account_metrics) at as_of for the filters, cached."""
         return _cached_call(
-            self.snapshot_path, qualified_name(function),
+            self.source, qualified_name(function),
             (as_of or self.as_of, self.filters if filters is None else filters),
             tuple(sorted(kwargs.items())), self.settings_fingerprint, function, self.settings,
         )
@@ -191,7 +238,7 @@ class View:
                  account_id: str | None = None):
         """Why health moved between two dates (metrics.health_movement), cached."""
         return _cached_call(
-            self.snapshot_path, qualified_name(metrics.health_movement),
+            self.source, qualified_name(metrics.health_movement),
             (date_from, date_to, self.filters if filters is None else filters),
             (("account_id", account_id),), self.settings_fingerprint, metrics.health_movement, self.settings,
         )
@@ -200,13 +247,13 @@ class View:
         """The score check's pairs (metrics.score_check_pairs) at as_of for the filters, scored with the settings'
         health weights or `weights` ("what if"); the inputs are read once and cached, each re-scoring too."""
         key = None if weights is None else tuple(sorted((k, float(v)) for k, v in weights.items()))
-        return _cached_score_check(self.snapshot_path, self.as_of, self.filters, self.settings_fingerprint, key,
+        return _cached_score_check(self.source, self.as_of, self.filters, self.settings_fingerprint, key,
                                    self.settings)
 
     def query(self, function: Callable[..., _R], *args, with_settings: bool = False, **kwargs) -> _R:
         """A row query (e.g. queries.account_profile) with plain arguments, cached."""
         return _cached_call(
-            self.snapshot_path, qualified_name(function), args, tuple(sorted(kwargs.items())),
+            self.source, qualified_name(function), args, tuple(sorted(kwargs.items())),
             self.settings_fingerprint if with_settings else "", function, self.settings if with_settings else None,
         )
 
@@ -376,11 +423,13 @@ def page(title: str, icon: str = ":material/monitoring:", *, caption: str | None
             st.stop()
         return None
     snapshot_path = str(snapshot.resolve())
-    seed = _snapshot_seed(snapshot_path, date.today())
+    location = programme_store_location(settings, data_dir)
+    source = source_key(snapshot_path, location, store_event(location))
+    seed = _snapshot_seed(source, date.today())
     as_of, filters = _sidebar_filters(seed)
     status: queries.SnapshotStatus = seed["status"]
     view = View(snapshot_path=snapshot_path, as_of=as_of, filters=filters, settings=settings, status=status,
-                default_as_of=seed["default_as_of"], settings_fingerprint=settings_key(settings))
+                default_as_of=seed["default_as_of"], settings_fingerprint=settings_key(settings), source_key=source)
     st.title(title)
     if caption:
         st.caption(caption)

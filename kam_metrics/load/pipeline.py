@@ -8,6 +8,7 @@ skipped rows, raw rows, load log, precomputed marts) and publishes it atomically
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import time
@@ -249,15 +250,76 @@ def load_export(
                 )
                 _finish_marts(build)
             snapshot = _publish(data_dir, load_id, settings, steps)
+            programme_notes = import_programme(data_dir, snapshot, load_id, settings, counts, build.columns)
     steps.report("done", 1.0)
     return LoadReport(
         load_id=load_id, format=fmt, format_reason=reason, source_path=source_name or str(source),
         snapshot_path=snapshot,
         started_at=started, finished_at=datetime.now(timezone.utc), as_of_default=as_of, tables=counts,
-        quarantine=quarantine, skipped=result.skipped, notes=list(result.notes), cleaned_leftovers=cleaned,
+        quarantine=quarantine, skipped=result.skipped, notes=[*result.notes, *programme_notes],
+        cleaned_leftovers=cleaned,
         reporting_currency=settings.reporting_currency, reporting_currency_source=currency_source,
         absent_columns=missing_columns(counts, build.columns),
     )
+
+
+#: The programme tables an export may carry; `kam load` imports them into the programme store (goals before the
+#: actions toward them).
+PROGRAMME_TABLES = ("goals", "actions", "reviews", "wallet")
+
+
+def load_actor() -> str:
+    """Who a load's store events name: $KAM_ACTOR, else the operating system's user name, else "kam load"."""
+    actor = os.environ.get("KAM_ACTOR", "").strip()
+    if actor:
+        return actor[:200]
+    try:
+        import getpass
+
+        return getpass.getuser()[:200] or "kam load"
+    except Exception:  # noqa: BLE001 - no user name (e.g. a container without a passwd entry)
+        return "kam load"
+
+
+def import_programme(data_dir: Path, snapshot: Path, load_id: str, settings: Settings, counts: list[TableCount],
+                     columns: dict[str, list[str]]) -> list[str]:
+    """Import the programme tables the export carried (goals, actions, reviews, wallet, as loaded into the new
+    snapshot, in the columns the export carried) into the programme store by record id, logged with source
+    "load:<load_id>" (ProgrammeStore.import_load: nothing recorded in the app is overwritten by an unchanged
+    export row or deleted). Runs after the switch: should the store be unavailable, the snapshot's rows still
+    count (the overlay keeps export rows the store never held) and the notes say so. Returns the report's notes."""
+    from kam_metrics.programme import StoreError, open_store
+    from kam_metrics.settings import programme_store_location
+
+    carried = [c.table for c in counts if c.table in PROGRAMME_TABLES and c.is_present and c.loaded > 0]
+    if not carried:
+        return []
+    notes = []
+    try:
+        store = open_store(programme_store_location(settings, data_dir))
+    except (StoreError, OSError) as exc:
+        return [f"programme store not updated ({exc}); the export's programme tables count from the snapshot"]
+    try:
+        con = warehouse.connect_snapshot(snapshot)
+        try:
+            frames = {t: con.sql(f'SELECT {", ".join(columns.get(t) or [])} FROM "{t}"').pl()
+                      for t in PROGRAMME_TABLES if t in carried and columns.get(t)}
+        finally:
+            con.close()
+        actor = load_actor()
+        for table, frame in frames.items():
+            done = store.import_load(table, frame.iter_rows(named=True), frame.columns, load_id, actor)
+            notes.append(f"programme store, {table}: {done.inserted} new, {done.updated} updated, {done.unchanged} "
+                         f"unchanged, {done.kept} kept as changed in the app since the last load")
+            if done.refused:
+                notes.append(f"programme store, {table}: {len(done.refused)} row(s) not imported (they still count "
+                             f"from the snapshot), e.g. {done.refused[0]}")
+    except (StoreError, duckdb.Error, OSError) as exc:
+        notes.append(f"programme store not fully updated ({exc}); the export's rows the store lacks count from "
+                     "the snapshot")
+    finally:
+        store.close()
+    return notes
 
 
 def with_reporting_currency(settings: Settings, result: ImportResult) -> tuple[Settings, str]:

@@ -366,10 +366,15 @@ def _build_export_columns(con, plan: OverlayPlan, names: list[str]) -> None:
 
 # ------------------------------------------------------------------------------------------------- wiring
 
+def store_exists(location: str) -> bool:
+    """Whether there may be a store at `location` (a PostgreSQL URL, or an embedded file that exists)."""
+    return is_postgres_url(location) or Path(location).is_file()
+
+
 def open_existing_store(location: str) -> ProgrammeStore | None:
     """The store at `location`, or None when it is an embedded file that does not exist yet (reading never
     creates one)."""
-    if not is_postgres_url(location) and not Path(location).is_file():
+    if not store_exists(location):
         return None
     return open_store(location)
 

@@ -104,6 +104,18 @@ class ImportResult:
     unchanged: int
 
 
+@dataclass(frozen=True)
+class LoadImport:
+    """What importing one table of an export into the store did (ProgrammeStore.import_load)."""
+
+    table: str
+    inserted: int
+    updated: int
+    unchanged: int
+    kept: int  # export rows not applied because the record was changed or deleted in the store since
+    refused: list[str]  # rows the store's rules refuse, each "record id: column: reason"
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -433,6 +445,56 @@ class ProgrammeStore:
                                 counts["update"], counts[None])
 
         return self._write(work, label=f"import {checked.path.name}")
+
+    def import_load(self, table: str, rows: Iterable[Mapping[str, Any]], columns: Iterable[str], load_id: str,
+                    actor: str) -> "LoadImport":
+        """Import a table that came inside an export (`kam load`) by record id, in one transaction, logged with
+        source "load:<load_id>". `columns` are those the export carried (the others keep their stored values).
+
+        A load never undoes what was recorded in the app: an export row equal (in its columns) to what the
+        previous load wrote for that record is unchanged in the CRM, so it is skipped, keeping any change or
+        delete made since; a changed export row is saved (the newer word); a record deleted in the store comes
+        back only when the export's row changed since a load last carried it. Nothing is ever deleted. A row the
+        store's rules refuse (e.g. text over its size limit) is not imported and counted in `refused` (it still
+        counts from the snapshot, laid under the store)."""
+        _check_actor(actor)
+        t = get_table(table)
+        columns = [c for c in columns if c in t.columns]
+        source = f"load:{load_id}"
+
+        def work(tx: _Tx) -> LoadImport:
+            stored = {r[0]: (json.loads(r[1]), bool(r[2])) for r in tx.execute(
+                "SELECT record_id, record_values, is_deleted FROM current_records WHERE table_name = ?",
+                (table,)).fetchall()}
+            last_load: dict[str, dict] = {}
+            for record_id, new_values in tx.execute(
+                    "SELECT record_id, new_values FROM events WHERE table_name = ? AND source LIKE 'load:%' "
+                    "AND new_values IS NOT NULL ORDER BY event_id", (table,)).fetchall():
+                last_load[record_id] = json.loads(new_values)
+            counts = {"insert": 0, "update": 0, None: 0}
+            kept, refused = 0, []
+            for row in rows:
+                values = {c: row.get(c) for c in columns}
+                clean, problems = validate_record(table, values)
+                if problems:
+                    refused.append(f"{t.record_id(clean)}: " + "; ".join(f"{c}: {r}" for c, r in problems))
+                    continue
+                record_id = t.record_id(clean)
+                if record_id in stored:
+                    values_now, deleted = stored[record_id]
+                    before = last_load.get(record_id)
+                    same_as_last_load = before is not None and all(before.get(c) == clean[c] for c in columns)
+                    if same_as_last_load or (deleted and before is None):
+                        if deleted or any(values_now.get(c) != clean[c] for c in columns):
+                            kept += 1  # changed or deleted in the store since: the store's word stands
+                        else:
+                            counts[None] += 1
+                        continue
+                _, op = self._apply(tx, table, record_id, {c: clean[c] for c in columns}, actor, source, None)
+                counts[op] += 1
+            return LoadImport(table, counts["insert"], counts["update"], counts[None], kept, refused)
+
+        return self._write(work, label=f"load {table}")
 
     def import_file(self, path: str | Path, actor: str, table: str | None = None) -> ImportResult:
         """Import one `<table>.csv` by record id in one transaction, logged with source import:<file name>.
