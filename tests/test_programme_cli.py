@@ -1,5 +1,5 @@
-"""`kam programme import/export/log`, the programme_store setting, and `kam load` leaving the store alone
-(issue 14), on both backends."""
+"""`kam programme import/export/log`, the programme_store setting, and `kam load` importing an export's programme
+tables without overwriting the store (issue 14), on both backends."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def test_import_of_a_missing_path_or_a_folder_without_programme_files_exits_2(ka
     assert code == 2 and "no programme table file" in err
 
 
-def test_kam_load_never_touches_the_programme_store(tmp_path, make_export, capsys):
+def test_kam_load_imports_the_exports_programme_tables_and_keeps_what_the_store_holds(tmp_path, make_export):
     data = tmp_path / "data"
     write(tmp_path / "in" / "reviews.csv", REVIEWS)
     assert main(["programme", "import", str(tmp_path / "in"), "--data-dir", str(data), "--actor", "kim"]) == 0
@@ -129,13 +129,18 @@ def test_kam_load_never_touches_the_programme_store(tmp_path, make_export, capsy
     assert store_file.is_file()
     with open_store(store_file) as s:
         before = s.stored_current()
-    # An export that carries its own reviews.csv: the load makes a snapshot and leaves the store as it was.
-    export = make_export({"reviews.csv": "review_id,account_id,review_date,review_type\nR1,A1,2026-01-01,qbr\n"})
+    # An export that carries its own reviews.csv: R1 is in the store already (recorded there, so the store's values
+    # stand), R3 is new and comes in by id, logged as coming from the load; nothing is deleted.
+    export = make_export({"reviews.csv": "review_id,account_id,review_date,review_type\nR1,A1,2026-01-01,qbr\n"
+                                         "R3,A1,2026-02-01,qbr\n"})
     for _ in range(2):
         assert main(["load", str(export), "--data-dir", str(data)]) == 0
-    assert store_file.is_file()
     with open_store(store_file) as s:
-        assert s.stored_current() == before and s.event_count() == 2
+        after = s.stored_current()
+        assert {k: v for k, v in after.items() if k != ("reviews", "R3")} == before
+        assert s.get("reviews", "R3").values["review_date"] == "2026-02-01"
+        log = s.log()
+        assert s.event_count() == 3 and log["source"][0].startswith("load:") and log["record_id"][0] == "R3"
 
 
 def test_programme_store_setting(tmp_path):

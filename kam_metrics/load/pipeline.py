@@ -285,8 +285,8 @@ def import_programme(data_dir: Path, snapshot: Path, load_id: str, settings: Set
                      columns: dict[str, list[str]]) -> list[str]:
     """Import the programme tables the export carried (goals, actions, reviews, wallet, as loaded into the new
     snapshot, in the columns the export carried) into the programme store by record id, logged with source
-    "load:<load_id>" (ProgrammeStore.import_load: nothing recorded in the app is overwritten by an unchanged
-    export row or deleted). Runs after the switch: should the store be unavailable, the snapshot's rows still
+    "load:<load_id>" (ProgrammeStore.import_load: what was recorded, changed or deleted in the app stands;
+    a load deletes nothing). Runs after the switch: should the store be unavailable, the snapshot's rows still
     count (the overlay keeps export rows the store never held) and the notes say so. Returns the report's notes."""
     from kam_metrics.programme import StoreError, open_store
     from kam_metrics.settings import programme_store_location
@@ -310,7 +310,7 @@ def import_programme(data_dir: Path, snapshot: Path, load_id: str, settings: Set
         for table, frame in frames.items():
             done = store.import_load(table, frame.iter_rows(named=True), frame.columns, load_id, actor)
             notes.append(f"programme store, {table}: {done.inserted} new, {done.updated} updated, {done.unchanged} "
-                         f"unchanged, {done.kept} kept as changed in the app since the last load")
+                         f"unchanged, {done.kept} kept as recorded in the app")
             if done.refused:
                 notes.append(f"programme store, {table}: {len(done.refused)} row(s) not imported (they still count "
                              f"from the snapshot), e.g. {done.refused[0]}")

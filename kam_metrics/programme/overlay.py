@@ -295,9 +295,13 @@ def _build_account_marts(con, accounts: set[str]) -> None:
               GROUP BY ALL),
         m AS (SELECT account_id, d, sum(dm_adj) AS dm_adj FROM _ov_dm GROUP BY ALL),
         k AS (SELECT account_id, d FROM b UNION SELECT account_id, d FROM r UNION SELECT account_id, d FROM m)
-        SELECT {", ".join(pick(c, "b") for c in daily_cols)}
-        FROM k LEFT JOIN b USING (account_id, d) LEFT JOIN r USING (account_id, d) LEFT JOIN m USING (account_id, d)
-        ORDER BY k.d, k.account_id""")
+        SELECT * FROM (
+            SELECT {", ".join(pick(c, "b") for c in daily_cols)}
+            FROM k LEFT JOIN b USING (account_id, d) LEFT JOIN r USING (account_id, d) LEFT JOIN m USING (account_id, d))
+        -- a day that held only reviews the store moved or deleted has nothing left (every measure 0, no date)
+        WHERE NOT ({" AND ".join(f"{c} = 0" for c in ACCOUNT_MEASURES if c in daily_cols)}
+                   AND {" AND ".join(f"{c} IS NULL" for c in ACCOUNT_DATES if c in daily_cols)})
+        ORDER BY d, account_id""")
     cols = ", ".join(f'"{c}"' for c in daily_cols)
     con.execute(f"""CREATE VIEW mart_account_daily AS
         SELECT {cols} FROM snap.main.mart_account_daily WHERE account_id NOT IN (SELECT account_id FROM _ov_accounts)

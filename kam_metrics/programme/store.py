@@ -451,26 +451,22 @@ class ProgrammeStore:
         """Import a table that came inside an export (`kam load`) by record id, in one transaction, logged with
         source "load:<load_id>". `columns` are those the export carried (the others keep their stored values).
 
-        A load never undoes what was recorded in the app: an export row equal (in its columns) to what the
-        previous load wrote for that record is unchanged in the CRM, so it is skipped, keeping any change or
-        delete made since; a changed export row is saved (the newer word); a record deleted in the store comes
-        back only when the export's row changed since a load last carried it. Nothing is ever deleted. A row the
-        store's rules refuse (e.g. text over its size limit) is not imported and counted in `refused` (it still
-        counts from the snapshot, laid under the store)."""
+        Store records override the export's: an export row is applied only to a record the store does not hold
+        (inserted) or to one whose last change came from a load (updated when the CRM changed it). A record
+        recorded, changed or deleted in the app (or by `kam programme import`) keeps the store's values, however
+        the export's row reads, so an unchanged export row never overwrites a change made since, a delete made in
+        the app is not undone, and nothing is ever deleted by a load. A row the store's rules refuse (e.g. text over
+        its size limit) is not imported and counted in `refused` (it still counts from the snapshot, laid under
+        the store)."""
         _check_actor(actor)
         t = get_table(table)
         columns = [c for c in columns if c in t.columns]
         source = f"load:{load_id}"
 
         def work(tx: _Tx) -> LoadImport:
-            stored = {r[0]: (json.loads(r[1]), bool(r[2])) for r in tx.execute(
-                "SELECT record_id, record_values, is_deleted FROM current_records WHERE table_name = ?",
-                (table,)).fetchall()}
-            last_load: dict[str, dict] = {}
-            for record_id, new_values in tx.execute(
-                    "SELECT record_id, new_values FROM events WHERE table_name = ? AND source LIKE 'load:%' "
-                    "AND new_values IS NOT NULL ORDER BY event_id", (table,)).fetchall():
-                last_load[record_id] = json.loads(new_values)
+            stored = {r[0]: (json.loads(r[1]), bool(r[2]), str(r[3]).startswith("load:")) for r in tx.execute(
+                "SELECT c.record_id, c.record_values, c.is_deleted, e.source FROM current_records c "
+                "JOIN events e ON e.event_id = c.event_id WHERE c.table_name = ?", (table,)).fetchall()}
             counts = {"insert": 0, "update": 0, None: 0}
             kept, refused = 0, []
             for row in rows:
@@ -481,14 +477,13 @@ class ProgrammeStore:
                     continue
                 record_id = t.record_id(clean)
                 if record_id in stored:
-                    values_now, deleted = stored[record_id]
-                    before = last_load.get(record_id)
-                    same_as_last_load = before is not None and all(before.get(c) == clean[c] for c in columns)
-                    if same_as_last_load or (deleted and before is None):
-                        if deleted or any(values_now.get(c) != clean[c] for c in columns):
-                            kept += 1  # changed or deleted in the store since: the store's word stands
-                        else:
-                            counts[None] += 1
+                    values_now, deleted, from_load = stored[record_id]
+                    same = not deleted and all(values_now.get(c) == clean[c] for c in columns)
+                    if same:
+                        counts[None] += 1
+                        continue
+                    if deleted or not from_load:
+                        kept += 1  # recorded, changed or deleted in the app: the store's word stands
                         continue
                 _, op = self._apply(tx, table, record_id, {c: clean[c] for c in columns}, actor, source, None)
                 counts[op] += 1
