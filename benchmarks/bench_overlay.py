@@ -51,23 +51,27 @@ def fill(store, con, n: int) -> int:
     return written
 
 
-def timed(fn, repeat: int) -> tuple[float, float]:
-    start = time.perf_counter()
-    fn()
-    cold = time.perf_counter() - start
-    runs = []
-    for _ in range(repeat):
+def timed_pair(plain_fn, overlay_fn, repeat: int) -> tuple[float, float, float, float]:
+    """(cold, warm) of each, the warm runs alternating between the two (so a busy machine slows both alike)."""
+    colds = []
+    for fn in (plain_fn, overlay_fn):
         start = time.perf_counter()
         fn()
-        runs.append(time.perf_counter() - start)
-    return cold, statistics.median(runs)
+        colds.append(time.perf_counter() - start)
+    runs: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for i, fn in enumerate((plain_fn, overlay_fn)):
+            start = time.perf_counter()
+            fn()
+            runs[i].append(time.perf_counter() - start)
+    return colds[0], statistics.median(runs[0]), colds[1], statistics.median(runs[1])
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("data_dir")
     p.add_argument("--records", type=int, default=100)
-    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--repeat", type=int, default=15)
     args = p.parse_args(argv)
     snapshot = warehouse.current_snapshot_path(Path(args.data_dir))
     plain = warehouse.connect_snapshot(snapshot)
@@ -79,10 +83,10 @@ def main(argv=None) -> int:
         con = overlay_connection(snapshot, store)
         build = time.perf_counter() - start
         plan = overlay_plan(con)
-        rows = [("account_metrics", "plain", *timed(lambda: account_metrics(plain), args.repeat)),
-                ("account_metrics", "overlay", *timed(lambda: account_metrics(con), args.repeat)),
-                ("programme_kpis", "plain", *timed(lambda: programme_kpis(plain), args.repeat)),
-                ("programme_kpis", "overlay", *timed(lambda: programme_kpis(con), args.repeat))]
+        rows = []
+        for name, fn in (("account_metrics", account_metrics), ("programme_kpis", programme_kpis)):
+            pc, pw, oc, ow = timed_pair(lambda: fn(plain), lambda: fn(con), args.repeat)
+            rows += [(name, "plain", pc, pw), (name, "overlay", oc, ow)]
         print(f"{n_accounts:,} accounts; {written} store records; overlay tables {sorted(plan.tables)}, "
               f"{len(plan.review_accounts)} accounts' review marts, {len(plan.dm_changes)} decision-maker changes, "
               f"{len(plan.new_champions)} new champions; overlay built in {build * 1000:.0f} ms")

@@ -469,6 +469,7 @@ class ProgrammeStore:
                 "JOIN events e ON e.event_id = c.event_id WHERE c.table_name = ?", (table,)).fetchall()}
             counts = {"insert": 0, "update": 0, None: 0}
             kept, refused = 0, []
+            fresh: dict[str, dict] = {}
             for row in rows:
                 values = {c: row.get(c) for c in columns}
                 clean, problems = validate_record(table, values)
@@ -485,8 +486,22 @@ class ProgrammeStore:
                     if deleted or not from_load:
                         kept += 1  # recorded, changed or deleted in the app: the store's word stands
                         continue
+                if record_id not in stored:  # new: written below in two statements for all of them
+                    if t.record_id(clean) == record_id and record_id not in fresh:
+                        fresh[record_id] = clean
+                        continue
                 _, op = self._apply(tx, table, record_id, {c: clean[c] for c in columns}, actor, source, None)
                 counts[op] += 1
+            events, currents = [], []
+            for record_id, clean in fresh.items():
+                event_id = tx.take_event_id()
+                values, account = _dumps(clean), clean.get("account_id")
+                events.append((event_id, tx.at, actor, source, table, record_id, account, "insert", None, values, 1))
+                currents.append((table, record_id, account, 1, values, tx.at, actor, 0, event_id))
+            if events:
+                tx.cur.executemany(self._sql(_INSERT_EVENT), events)
+                tx.cur.executemany(self._sql(_UPSERT_CURRENT), currents)
+                counts["insert"] += len(events)
             return LoadImport(table, counts["insert"], counts["update"], counts[None], kept, refused)
 
         return self._write(work, label=f"load {table}")
