@@ -255,3 +255,11 @@ def test_the_demo_with_an_empty_store_gives_todays_figures(demo_data_dir, tmp_pa
     assert_frame_equal(account_metrics(con), want)
     con.close()
     plain.close()
+
+
+def test_the_overlay_reads_either_backend(snapshot, programme_location):
+    with open_store(programme_location) as s:
+        record_a3_cadence(s)
+        con = overlay_connection(snapshot, s)
+        assert row(account_metrics(con, AS_OF), "A3")["cadence_status"] == "on_cadence"
+        con.close()

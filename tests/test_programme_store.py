@@ -399,3 +399,29 @@ def test_a_writer_killed_mid_save_loop_leaves_the_store_readable_and_consistent(
         assert s.log(table="notes").height == len(notes)
         assert s.get("reviews", "R1").values["rating"] == 4
         assert s.save("notes", "after", {"account_id": "A1", "note_date": "2026-01-01", "text": "ok"}, actor="kim") == 1
+
+
+def test_import_load_adds_by_id_and_keeps_what_the_app_recorded(store):
+    rows = [{"review_id": f"W{i}", "account_id": "A1", "review_date": f"2026-0{i}-01", "review_type": "qbr"}
+            for i in (1, 2, 3, 4)]
+    columns = ["review_id", "account_id", "review_date", "review_type"]
+    done = store.import_load("reviews", rows, columns, "L1", "loader")
+    assert (done.inserted, done.updated, done.unchanged, done.kept, done.refused) == (4, 0, 0, 0, [])
+    assert set(store.log()["source"]) == {"load:L1"} and store.check() == []
+    store.save("reviews", "W1", {"rating": 5}, actor="kim")  # changed in the app
+    store.delete("reviews", "W2", actor="kim")  # deleted in the app
+    store.save("reviews", "A9", {"account_id": "A1", "review_date": "2026-05-01", "review_type": "plan_90_day"},
+               actor="kim")  # recorded in the app
+    events = store.event_count()
+    rows[2]["review_date"] = "2026-03-15"  # the CRM moved W3
+    rows.append({"review_id": "A9", "account_id": "A1", "review_date": "2020-01-01", "review_type": "qbr"})
+    rows.append({"review_id": "W5", "account_id": "A1", "review_date": "2026-05-01", "review_type": "nonsense"})
+    done = store.import_load("reviews", rows, columns, "L2", "loader")
+    # W3 updated; W1 (its rating is not an export column) and W4 unchanged; W2 (deleted) and A9 kept
+    assert (done.inserted, done.updated, done.unchanged, done.kept) == (0, 1, 2, 2)
+    assert len(done.refused) == 1 and done.refused[0].startswith("W5: review_type")
+    assert store.event_count() == events + 1
+    assert store.get("reviews", "W1").values["rating"] == 5 and store.get("reviews", "W2") is None
+    assert store.get("reviews", "A9").values["review_date"] == "2026-05-01"
+    assert store.get("reviews", "W3").values["review_date"] == "2026-03-15"
+    assert store.log(record_id="W3")["source"][0] == "load:L2" and store.check() == []
