@@ -263,3 +263,39 @@ def test_the_overlay_reads_either_backend(snapshot, programme_location):
         con = overlay_connection(snapshot, s)
         assert row(account_metrics(con, AS_OF), "A3")["cadence_status"] == "on_cadence"
         con.close()
+
+
+def test_the_app_shows_a_store_save_on_the_next_rerun(demo_export_dir, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from kam_metrics.app.formatting import format_metric
+
+    data_dir = tmp_path / "data"
+    load_export(demo_export_dir, data_dir, fmt="kam")
+    monkeypatch.setenv("KAM_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("KAM_CONFIG", raising=False)
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=90)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+    def shown_and_expected() -> tuple[str, str]:
+        con = connect_current(data_dir)
+        try:
+            value = programme_kpis(con).filter(pl.col("key") == "cadence_compliance_pct")["value"].item()
+        finally:
+            con.close()
+        tile = {m.label: m for m in at.metric}["Cadence compliance"]
+        return tile.value, format_metric("cadence_compliance_pct", value)
+
+    before, expected = shown_and_expected()
+    assert before == expected
+    # The demo's two overdue key accounts get a plan and a review in the store (dated a few days before as_of).
+    with open_store(data_dir / "programme.sqlite") as s:
+        for account in ("ACC-1042", "ACC-1056"):
+            for kind in ("plan_90_day", "review_30_day"):
+                s.save("reviews", f"APP-{account}-{kind}", {"account_id": account, "review_date": "2026-11-17",
+                                                             "review_type": kind}, actor="kim")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    after, expected = shown_and_expected()
+    assert after == expected and after != before

@@ -107,7 +107,11 @@ def snapshot_connection(source: str) -> duckdb.DuckDBPyConnection:
     if not rest:
         return warehouse.connect_snapshot(Path(snapshot_path))
     location = rest.rpartition(_SOURCE_SEPARATOR)[0]
-    store = overlay.open_existing_store(location)
+    try:
+        store = overlay.open_existing_store(location)
+    except Exception as exc:  # noqa: BLE001 - e.g. PostgreSQL unreachable: the snapshot alone still answers
+        _LOG.warning("programme store %s cannot be read, showing the snapshot without it: %s", location, exc)
+        return warehouse.connect_snapshot(Path(snapshot_path))
     try:
         return overlay.overlay_connection(Path(snapshot_path), store)
     finally:
