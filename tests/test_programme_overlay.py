@@ -299,3 +299,25 @@ def test_the_app_shows_a_store_save_on_the_next_rerun(demo_export_dir, tmp_path,
     assert not at.exception, [e.value for e in at.exception]
     after, expected = shown_and_expected()
     assert after == expected and after != before
+
+
+def test_on_a_pipeline_only_export_the_store_switches_on_cadence_and_sponsors(tmp_path, store):
+    """tests/fixtures/pipeline-only carries no reviews and no accounts.executive_sponsor: cadence and sponsor
+    figures are unknown until the store records them."""
+    data_dir = tmp_path / "data"
+    load_export(Path(__file__).resolve().parent / "fixtures" / "pipeline-only", data_dir)
+    snapshot = warehouse.current_snapshot_path(data_dir)
+    plain = warehouse.connect_snapshot(snapshot)
+    as_of = date(2017, 12, 31)
+    m01 = row(account_metrics(plain, as_of), "M01")
+    assert m01["cadence_status"] is None and m01["has_sponsor"] is None
+    store.save("reviews", "R1", {"account_id": "M01", "review_date": "2017-12-20", "review_type": "plan_90_day"},
+               actor="kim")
+    store.save("account_profile", "M01", {"executive_sponsor": "Pat Quinn"}, actor="kim")
+    con = overlay_connection(snapshot, store)
+    frame = account_metrics(con, as_of)
+    m01, m02 = row(frame, "M01"), row(frame, "M02")
+    assert (m01["plan_current"], m01["review_current"], m01["cadence_status"]) == (True, True, "on_cadence")
+    assert (m02["cadence_status"], m01["has_sponsor"], m02["has_sponsor"]) == ("overdue", True, False)
+    con.close()
+    plain.close()
