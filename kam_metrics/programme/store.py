@@ -310,20 +310,16 @@ class ProgrammeStore:
         rows = self._query(
             "SELECT record_values, version, updated_at, updated_by FROM current_records "
             "WHERE table_name = ? AND is_deleted = 0 ORDER BY record_id", (table,))
-        data: dict[str, list[Any]] = {c: [] for c in t.columns}
-        meta: dict[str, list[Any]] = {c: [] for c in META_COLUMNS}
-        for values_json, version, at, by in rows:
-            values = json.loads(values_json)
-            for c in t.columns:
-                data[c].append(values.get(c))
-            meta["_version"].append(int(version))
-            meta["_updated_at"].append(at)
-            meta["_updated_by"].append(by)
         schema = t.polars_schema()
         text_schema = {c: (pl.String if t.field(c).type == DATE else dt) for c, dt in schema.items()}
-        frame = pl.DataFrame(data, schema=text_schema).with_columns(
+        # the JSON values decoded in one vectorised step (the store may hold tens of thousands of records)
+        values = pl.Series("values", [r[0] for r in rows], dtype=pl.String)
+        frame = (values.str.json_decode(pl.Struct(text_schema)).struct.unnest() if rows
+                 else pl.DataFrame(schema=text_schema)).with_columns(
             [pl.col(c).str.to_date("%Y-%m-%d") for c in t.columns if t.field(c).type == DATE]
         )
+        meta = {"_version": [int(r[1]) for r in rows], "_updated_at": [r[2] for r in rows],
+                "_updated_by": [r[3] for r in rows]}
         return pl.concat([frame, pl.DataFrame(meta, schema=META_COLUMNS)], how="horizontal")
 
     def log(self, account_id: str | None = None, table: str | None = None,
