@@ -129,6 +129,22 @@ def test_a_store_goal_replaces_the_exports_goal_with_the_same_id(snapshot, store
     plain.close()
 
 
+def test_store_actions_replace_and_add_to_the_exports(snapshot, store):
+    plain = warehouse.connect_snapshot(snapshot)
+    assert goal(goals_status(plain, AS_OF), "G4")["action_completion"] == 0.0  # T4, T5 open
+    # T4 completed on 06-15 (replaces the export's T4); a third action T7 for G4, completed only after as_of
+    store.save("actions", "T4", {"goal_id": "G4", "title": "Fix delivery issue", "owner": "Lars Berg",
+                                 "due_date": "2025-04-01", "completed_date": "2025-06-15"}, actor="kim")
+    store.save("actions", "T7", {"goal_id": "G4", "title": "Survey again", "completed_date": "2025-07-15"},
+               actor="kim")
+    con = overlay_connection(snapshot, store)
+    assert goal(goals_status(con, AS_OF), "G4")["action_completion"] == pytest.approx(1 / 3)  # T4 of T4, T5, T7
+    assert goal(goals_status(con, date(2025, 7, 31)), "G4")["action_completion"] == pytest.approx(2 / 3)
+    assert goal(goals_status(con, date(2025, 6, 14)), "G4")["action_completion"] == 0.0  # time travel
+    con.close()
+    plain.close()
+
+
 def test_a_store_wallet_estimate_changes_share_of_wallet(snapshot, store):
     plain = warehouse.connect_snapshot(snapshot)
     assert row(account_metrics(plain, AS_OF), "A1")["share_of_wallet"] == pytest.approx(14700 / 20000)
