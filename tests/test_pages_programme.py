@@ -250,3 +250,26 @@ def test_history_says_what_changed():
     assert action_views.change_text("insert", None, '{"note_id": "N1", "text": "hi", "author": null}',
                                     ("note_id",)) == "text: hi"
     assert action_views.change_text("delete", '{"x": 1}', None) == "deleted"
+
+
+def test_recorded_text_is_shown_as_text(data_dir, monkeypatch):
+    from tests.test_hostile_text import IMG, MD_LINK, RLO, SCRIPT, assert_page_is_safe
+
+    hostile = f"Call **now** {MD_LINK} {IMG} {SCRIPT} {RLO}gnp.exe"
+    at = session(data_dir, monkeypatch, "pages/6_Account.py", {"account_id": OVERDUE_ACCOUNT}, name=f"Eve {SCRIPT}")
+    a = f"account_action:{OVERDUE_ACCOUNT}:v0:r0:"
+    at.text_input(key=a + "title").input(hostile)
+    click(at, "Add action")
+    n = f"note:{OVERDUE_ACCOUNT}:v0:r0:"
+    at.text_area(key=n + "text").input(hostile)
+    click(at, "Add note")
+    assert records(data_dir, "notes")["text"].to_list() == [hostile]  # stored as written
+    assert_page_is_safe(at, "recorded text")
+    listed = [m.value for m in at.markdown if m.value.startswith("**Call")]
+    assert listed and "\\*\\*now\\*\\*" in listed[0]
+    history = table_with(at, "change")
+    assert history["who"].to_list() == [f"Eve {SCRIPT}"] * 2
+    assert any(SCRIPT in c for c in history["change"].to_list())
+    # Over the store's limit a text is refused (the form caps it too).
+    at.text_area(key=f"note:{OVERDUE_ACCOUNT}:v0:r1:text").input("x" * 5000)
+    assert at.text_area(key=f"note:{OVERDUE_ACCOUNT}:v0:r1:text").max_chars == 5000
