@@ -510,7 +510,7 @@ def open_actions_section(view: View) -> None:
     """**Open actions**: every open action of the programme, overdue first; complete or re-date each."""
     st.subheader("Open actions")
     actions = current("actions")
-    names = _account_names(view)
+    names = _account_names(view) if not actions.is_empty() else {}
     if not view.filters.is_empty and not actions.is_empty():
         shown = set(view.metric(metrics.account_metrics)["account_id"].to_list())
         actions = actions.filter(pl.col("account_id").is_null() | pl.col("account_id").is_in(list(shown)))
@@ -570,7 +570,7 @@ def account_programme(view: View, account_id: str, profile: Mapping[str, Any]) -
         st.caption("Every change to this account's programme records, newest first: when (UTC), who, from where, "
                    "and what changed.")
         widgets.table(action_views.history_frame(log), key="acc_history", currency=view.currency,
-                      file_name=f"history_{account_id}", link_accounts=False)
+                      file_name=f"history_{account_id}", link_accounts=False, labels={"when_utc": "When (UTC)"})
 
 
 def account_log(account_id: str, contacts: pl.DataFrame | None) -> pl.DataFrame:
