@@ -273,3 +273,28 @@ def test_recorded_text_is_shown_as_text(data_dir, monkeypatch):
     # Over the store's limit a text is refused (the form caps it too).
     at.text_area(key=f"note:{OVERDUE_ACCOUNT}:v0:r1:text").input("x" * 5000)
     assert at.text_area(key=f"note:{OVERDUE_ACCOUNT}:v0:r1:text").max_chars == 5000
+
+
+def test_set_a_contact_role_and_a_wallet_estimate(data_dir, monkeypatch):
+    at = session(data_dir, monkeypatch, "pages/6_Account.py", {"account_id": OVERDUE_ACCOUNT}, name="Kim Lee")
+    picker = at.selectbox(key=f"kam_contact_pick:{OVERDUE_ACCOUNT}")
+    contact = picker.value
+    p = f"contact:{contact}:v0:r0:"
+    at.selectbox(key=p + "role").set_value("champion")
+    at.selectbox(key=p + "attitude").set_value(2)
+    click(at, "Save contact role")
+    role = records(data_dir, "contact_roles").row(0, named=True)
+    assert (role["contact_id"], role["buying_role"], role["attitude"]) == (contact, "champion", 2)
+
+    at.number_input(key=f"kam_wallet_year:{OVERDUE_ACCOUNT}").set_value(2027).run()
+    at.text_input(key=f"kam_wallet_line:{OVERDUE_ACCOUNT}").input("Pumps").run()
+    w = f"wallet:{OVERDUE_ACCOUNT}|2027|Pumps:v0:r0:"
+    at.number_input(key=w + "amount").set_value(250000.0)
+    at.selectbox(key=w + "confidence").set_value("medium")
+    click(at, "Save wallet estimate")
+    wallet = records(data_dir, "wallet").row(0, named=True)
+    assert (wallet["account_id"], wallet["year"], wallet["product_line"], wallet["wallet_amount"],
+            wallet["confidence"]) == (OVERDUE_ACCOUNT, 2027, "Pumps", 250000.0, "medium")
+    # Both are in the account's history, the contact's role too (its record carries no account).
+    what = table_with(at, "change")["what"].to_list()
+    assert what == ["wallet estimate added", "contact role added"]
