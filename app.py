@@ -3,7 +3,7 @@
 import streamlit as st
 
 from kam_metrics import metrics
-from kam_metrics.app import charts, widgets
+from kam_metrics.app import charts, programme_ui, widgets
 from kam_metrics.app.frame import data_status_line, open_account, page
 from kam_metrics.app.subsets import key_accounts
 from kam_metrics.app.views import weekly_review
@@ -14,6 +14,7 @@ view = page(
             "accounts, the biggest movers and what needs attention.",
 )
 data_status_line(view)
+programme_ui.actor_input()
 
 widgets.kpi_tiles(weekly_review.programme_tiles(view), columns=4)
 
@@ -25,7 +26,10 @@ alerts = weekly_review.alerts_table(view)
 if alerts.is_empty():
     widgets.empty("No alerts for these accounts at this date.")
 else:
-    widgets.table(alerts, key="home_alerts", currency=view.currency, file_name="alerts", hide=["account_id"])
+    widgets.table(programme_ui.alerts_with_owners(view, alerts), key="home_alerts", currency=view.currency,
+                  file_name="alerts", hide=["account_id"])
+    programme_ui.create_action_from_alert(view)
+programme_ui.open_actions_section(view)
 
 date_from = view.as_of - widgets.WEEK
 movement = weekly_review.health_movement(view, date_from)

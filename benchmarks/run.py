@@ -42,6 +42,7 @@ TARGETS = {
     "health_history_s": 2.0,
     "score_check_cold_s": 5.0,
     "score_check_what_if_s": 3.0,
+    "store_save_s": 0.1,
     "page_s": 2.0,
     "app_peak_bytes": 1.5 * GIB,
 }
@@ -173,6 +174,14 @@ def evaluate(result: dict) -> list[dict]:
     what_if = next((f for f in funcs if f["function"] == "score_check_what_if"), None)
     add("score check what-if re-run under 3 s", what_if and what_if["warm_s"], TARGETS["score_check_what_if_s"],
         what_if is not None and what_if["warm_s"] < TARGETS["score_check_what_if_s"], "s")
+    programme = result.get("programme")
+    if programme is not None:
+        by_backend = {b["backend"]: b for b in programme.get("backends", [])}
+        for backend, label in (("sqlite", "embedded SQLite"), ("postgresql", "PostgreSQL")):
+            b = by_backend.get(backend)
+            value = None if b is None or "error" in b else max(b["insert_ms"]["median"], b["update_ms"]["median"])
+            add(f"a programme store save under 100 ms ({label}, median)", value and value / 1000,
+                TARGETS["store_save_s"], value is not None and value / 1000 < TARGETS["store_save_s"], "s")
     pages = result.get("pages")
     if pages is not None:
         worst = max(pages["pages"], key=lambda p: p["first_s"]) if pages["pages"] else None
@@ -239,6 +248,15 @@ def markdown(result: dict) -> str:
     for f in result["metrics"]["functions"]:
         lines.append(f"| {f['function']} | {_fmt_s(f['cold_s'])} | {_fmt_s(f['warm_s'])} | "
                      f"{'–' if f['rows'] is None else f['rows']} |")
+    programme = result.get("programme")
+    if programme is not None:
+        lines += ["", "### Programme store saves", ""]
+        if programme.get("error"):
+            lines.append(f"failed: {programme['error'].splitlines()[-1][:150]}")
+        else:
+            from benchmarks.bench_programme import markdown as programme_markdown
+
+            lines.append(programme_markdown(programme))
     pages = result.get("pages")
     if pages is not None:
         lines += ["", "### Pages (AppTest, one process)", "", "| page | first render | second render | errors |",
@@ -294,6 +312,10 @@ def run(scale: float, out: Path, work: Path, repeat: int, metric_repeat: int, pa
     except RuntimeError as exc:  # report what ran; the failure shows in the tables
         metrics = {"error": str(exc)[-2000:], "functions": [], "accounts": 0, "as_of": "n/a",
                    "repeat": metric_repeat}
+    try:
+        programme = _child([py, "-m", "benchmarks.bench_programme"], "programme store")["result"]
+    except RuntimeError as exc:
+        programme = {"error": str(exc)[-2000:], "backends": []}
     page_result = None
     if pages:
         try:
@@ -302,7 +324,8 @@ def run(scale: float, out: Path, work: Path, repeat: int, metric_repeat: int, pa
             page_result = {"error": str(exc)[-2000:], "pages": [], "app_peak_rss_bytes": None}
     result = {
         "scale": scale, "started_at": started.isoformat(), "finished_at": datetime.now(timezone.utc).isoformat(),
-        "machine": info, "generate": generate, "load": load, "metrics": metrics, "pages": page_result,
+        "machine": info, "generate": generate, "load": load, "metrics": metrics, "programme": programme,
+        "pages": page_result,
     }
     result["targets"] = evaluate(result)
     out.mkdir(parents=True, exist_ok=True)

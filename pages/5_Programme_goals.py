@@ -3,9 +3,10 @@
 import streamlit as st
 
 from kam_metrics import metrics
-from kam_metrics.app import charts, widgets
+from kam_metrics.app import charts, programme_ui, widgets
 from kam_metrics.app.frame import page
 from kam_metrics.app.views import programme_goals
+from kam_metrics.filters import NO_FILTERS
 
 view = page(
     "Programme goals", ":material/flag:",
@@ -60,3 +61,5 @@ st.caption(f"Multi-threaded: at least {view.settings.multithread_min_contacts} e
            "and a decision maker or economic buyer among them.")
 widgets.table(programme_goals.relationship_table(accounts), key="goals_relationships", currency=view.currency,
               file_name="sponsors_multithreading", hide=["account_id"])
+
+programme_ui.goals_section(view, view.metric(metrics.goals_status, filters=NO_FILTERS) if view.has("goals") else None)

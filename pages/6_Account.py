@@ -1,4 +1,5 @@
-"""One account: health and why, engagement, relationship map, share of wallet, economics, goals, actions, reviews.
+"""One account: health and why, engagement, relationship map, share of wallet, economics, goals, actions, reviews;
+forms that record plans, reviews, notes, profile, contact roles, wallet and actions, and the account's history.
 
 Open /Account?account_id=… to go straight to an account.
 """
@@ -6,7 +7,7 @@ Open /Account?account_id=… to go straight to an account.
 import streamlit as st
 
 from kam_metrics import metrics
-from kam_metrics.app import charts, widgets
+from kam_metrics.app import charts, programme_ui, widgets
 from kam_metrics.app.frame import page
 from kam_metrics.app.subsets import first_row, ids, key_accounts, rows_for
 from kam_metrics.app.views import account
@@ -136,3 +137,5 @@ if widgets.needs(view, "reviews", "the account's 90-day plans and 30-day reviews
     else:
         widgets.table(reviews, key="acc_reviews", currency=view.currency, file_name=f"reviews_{account_id}",
                       link_accounts=False)
+
+programme_ui.account_programme(view, account_id, profile)

@@ -41,8 +41,11 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self, bin_dir: Path):
+    def __init__(self, bin_dir: Path, durable: bool = False):
+        """durable=False (tests): fsync and full-page writes off, fast and throwaway; True (benchmarks): as a real
+        server, every commit on disk."""
         self.bin_dir = bin_dir
+        self.durable = durable
         self.root = Path(tempfile.mkdtemp(prefix="kam-pg-"))
         self.data = self.root / "data"
         self.socket_dir = self.root / "sock"
@@ -67,8 +70,9 @@ class PostgresServer:
                       "--no-sync", "-E", "UTF8", "--locale=C")
         if r.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{r.stdout}\n{r.stderr}")
-        options = (f"-k {self.socket_dir} -p {self.port} -c listen_addresses='' -c fsync=off "
-                   f"-c full_page_writes=off -c max_connections=200")
+        options = f"-k {self.socket_dir} -p {self.port} -c listen_addresses='' -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off"
         r = self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
                       "-w", "-t", "60", "start")
         if r.returncode != 0:
