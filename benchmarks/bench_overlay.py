@@ -1,7 +1,11 @@
 """What the programme store's overlay costs the metrics: account_metrics on the plain snapshot and on the snapshot
 with ~100 store records laid over it (issue 14's target: under 20 ms more at 10,000 accounts).
 
-    .venv/bin/python benchmarks/bench_overlay.py DATA_DIR [--records 100] [--repeat 7]
+    .venv/bin/python -m benchmarks.bench_overlay DATA_DIR [--records 100] [--repeat 15]
+
+Prints a Markdown table, then one JSON line (for benchmarks/run.py, which reads the last line starting with "{"):
+{"accounts", "records", "build_s", "functions": [{"function", "plain_cold_s", "plain_warm_s", "overlay_cold_s",
+"overlay_warm_s"}]}.
 
 The store is a fresh file in a temporary folder (the data directory's own store is not touched): 40 reviews
 (a 90-day plan and a 30-day review on 20 key accounts), 20 wallet estimates, 10 goals, 10 account profiles and
@@ -11,6 +15,7 @@ The store is a fresh file in a temporary folder (the data directory's own store 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -83,10 +88,12 @@ def main(argv=None) -> int:
         con = overlay_connection(snapshot, store)
         build = time.perf_counter() - start
         plan = overlay_plan(con)
-        rows = []
+        rows, functions = [], []
         for name, fn in (("account_metrics", account_metrics), ("programme_kpis", programme_kpis)):
             pc, pw, oc, ow = timed_pair(lambda: fn(plain), lambda: fn(con), args.repeat)
             rows += [(name, "plain", pc, pw), (name, "overlay", oc, ow)]
+            functions.append({"function": name, "plain_cold_s": pc, "plain_warm_s": pw, "overlay_cold_s": oc,
+                              "overlay_warm_s": ow})
         print(f"{n_accounts:,} accounts; {written} store records; overlay tables {sorted(plan.tables)}, "
               f"{len(plan.review_accounts)} accounts' review marts, {len(plan.dm_changes)} decision-maker changes, "
               f"{len(plan.new_champions)} new champions; overlay built in {build * 1000:.0f} ms")
@@ -96,6 +103,8 @@ def main(argv=None) -> int:
         con.close()
         store.close()
     plain.close()
+    print()
+    print(json.dumps({"accounts": n_accounts, "records": written, "build_s": build, "functions": functions}))
     return 0
 
 

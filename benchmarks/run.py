@@ -43,6 +43,7 @@ TARGETS = {
     "score_check_cold_s": 5.0,
     "score_check_what_if_s": 3.0,
     "store_save_s": 0.1,
+    "overlay_extra_s": 0.02,
     "page_s": 2.0,
     "app_peak_bytes": 1.5 * GIB,
 }
@@ -174,6 +175,12 @@ def evaluate(result: dict) -> list[dict]:
     what_if = next((f for f in funcs if f["function"] == "score_check_what_if"), None)
     add("score check what-if re-run under 3 s", what_if and what_if["warm_s"], TARGETS["score_check_what_if_s"],
         what_if is not None and what_if["warm_s"] < TARGETS["score_check_what_if_s"], "s")
+    overlay = result.get("overlay")
+    if overlay is not None:
+        am = next((f for f in overlay.get("functions", []) if f["function"] == "account_metrics"), None)
+        extra = am and am["overlay_warm_s"] - am["plain_warm_s"]
+        add("the store's overlay adds under 20 ms to account_metrics (warm)", extra, TARGETS["overlay_extra_s"],
+            extra is not None and extra < TARGETS["overlay_extra_s"], "s")
     programme = result.get("programme")
     if programme is not None:
         by_backend = {b["backend"]: b for b in programme.get("backends", [])}
@@ -248,6 +255,20 @@ def markdown(result: dict) -> str:
     for f in result["metrics"]["functions"]:
         lines.append(f"| {f['function']} | {_fmt_s(f['cold_s'])} | {_fmt_s(f['warm_s'])} | "
                      f"{'–' if f['rows'] is None else f['rows']} |")
+    overlay = result.get("overlay")
+    if overlay is not None:
+        lines += ["", "### Programme store overlay", ""]
+        if overlay.get("error"):
+            lines.append(f"failed: {overlay['error'].splitlines()[-1][:150]}")
+        else:
+            lines += [f"{overlay['accounts']:,} accounts, {overlay['records']} store records laid over the snapshot "
+                      f"(overlay built in {_fmt_s(overlay['build_s'])}); warm = median of alternating runs.", "",
+                      "| function | plain cold | plain warm | overlay cold | overlay warm | added (warm) |",
+                      "|---|---|---|---|---|---|"]
+            for f in overlay["functions"]:
+                lines.append(f"| {f['function']} | {_fmt_s(f['plain_cold_s'])} | {_fmt_s(f['plain_warm_s'])} | "
+                             f"{_fmt_s(f['overlay_cold_s'])} | {_fmt_s(f['overlay_warm_s'])} | "
+                             f"{(f['overlay_warm_s'] - f['plain_warm_s']) * 1000:+.0f} ms |")
     programme = result.get("programme")
     if programme is not None:
         lines += ["", "### Programme store saves", ""]
@@ -313,6 +334,10 @@ def run(scale: float, out: Path, work: Path, repeat: int, metric_repeat: int, pa
         metrics = {"error": str(exc)[-2000:], "functions": [], "accounts": 0, "as_of": "n/a",
                    "repeat": metric_repeat}
     try:
+        overlay = _child([py, "-m", "benchmarks.bench_overlay", str(data_dir)], "overlay")["result"]
+    except RuntimeError as exc:
+        overlay = {"error": str(exc)[-2000:], "functions": []}
+    try:
         programme = _child([py, "-m", "benchmarks.bench_programme"], "programme store")["result"]
     except RuntimeError as exc:
         programme = {"error": str(exc)[-2000:], "backends": []}
@@ -324,7 +349,7 @@ def run(scale: float, out: Path, work: Path, repeat: int, metric_repeat: int, pa
             page_result = {"error": str(exc)[-2000:], "pages": [], "app_peak_rss_bytes": None}
     result = {
         "scale": scale, "started_at": started.isoformat(), "finished_at": datetime.now(timezone.utc).isoformat(),
-        "machine": info, "generate": generate, "load": load, "metrics": metrics, "programme": programme,
+        "machine": info, "generate": generate, "load": load, "metrics": metrics, "overlay": overlay, "programme": programme,
         "pages": page_result,
     }
     result["targets"] = evaluate(result)

@@ -100,15 +100,16 @@ def test_the_markdown_has_every_section_with_numbers(suite):
     _, result, markdown, _ = suite
     sections = re.split(r"^### ", markdown, flags=re.M)
     titles = [s.split("\n", 1)[0] for s in sections[1:]]
-    for title in ("Load", "kam load per table", "Metrics engine", "Programme store saves", "Pages", "Targets"):
+    for title in ("Load", "kam load per table", "Metrics engine", "Programme store overlay", "Programme store saves", "Pages",
+                  "Targets"):
         matching = [s for t, s in zip(titles, sections[1:]) if t.startswith(title)]
         assert matching, f"section {title!r} missing: {titles}"
         assert NUMBER.search(matching[0]) or re.search(r"\| \d", matching[0]), title
     assert "Snapshot on disk:" in markdown and "App process peak memory:" in markdown
     targets = {c["target"] for c in result["targets"]}
     # generation, load vs peer, load vs floor, peak, metrics, health history, score check cold and what-if,
-    # store saves (SQLite, PostgreSQL), pages, app
-    assert len(targets) == 12
+    # overlay, store saves (SQLite, PostgreSQL), pages, app
+    assert len(targets) == 13
     assert all(isinstance(c["met"], bool) for c in result["targets"])
     assert markdown.count("| yes |") + markdown.count("| no |") == len(targets)
 
@@ -120,3 +121,10 @@ def test_programme_store_saves_are_timed_on_both_backends(suite):
     for b in backends.values():
         assert "error" not in b, b
         assert 0 < b["insert_ms"]["median"] <= b["insert_ms"]["max"] and b["update_ms"]["p95"] > 0
+
+
+def test_the_overlay_is_timed_against_the_plain_snapshot(suite):
+    _, result, _, _ = suite
+    functions = {f["function"]: f for f in result["overlay"]["functions"]}
+    assert set(functions) == {"account_metrics", "programme_kpis"} and result["overlay"]["records"] > 0
+    assert all(f["plain_warm_s"] > 0 and f["overlay_warm_s"] > 0 for f in functions.values())
