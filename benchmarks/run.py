@@ -207,7 +207,9 @@ def _fmt_bytes(n):
 
 
 def _fmt_s(x):
-    return "–" if x is None else f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
+    if x is None:
+        return "–"
+    return f"{x * 1000:.1f} ms" if x < 0.01 else f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
 
 
 def markdown(result: dict) -> str:
