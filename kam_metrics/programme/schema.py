@@ -26,7 +26,9 @@ from typing import Any, Callable, Mapping
 
 import polars as pl
 
+from kam_metrics.csv_export import csv_safe_cell
 from kam_metrics.load.contract import BUYING_ROLES, CONFIDENCES, HORIZONS, RELATIONSHIP_STAGES, REVIEW_TYPES
+from kam_metrics.load.parse import FALSE_WORDS, TRUE_WORDS
 
 STRING, LONG_TEXT, DATE, BOOL, INT, FLOAT, ENUM = "string", "long_text", "date", "bool", "int", "float", "enum"
 
@@ -34,8 +36,6 @@ ID_MAX_CHARS = 200
 TEXT_MAX_CHARS = 500
 LONG_TEXT_MAX_CHARS = 5000
 
-TRUE_WORDS = ("true", "1", "yes", "y", "t")
-FALSE_WORDS = ("false", "0", "no", "n", "f")
 POLARS_TYPES = {STRING: pl.String, LONG_TEXT: pl.String, ENUM: pl.String, DATE: pl.Date, BOOL: pl.Boolean,
                 INT: pl.Int64, FLOAT: pl.Float64}
 KEY_SEPARATOR = "|"
@@ -346,14 +346,8 @@ class CheckedFile:
 # Spreadsheet safety of exported CSV files (the rule of kam_metrics/csv_export.py, made reversible): a text
 # cell that starts with an apostrophe, or with what a spreadsheet would run as a formula, gets a leading
 # apostrophe on export, and the import takes one leading apostrophe off again.
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^[-+]?[0-9]+(\.[0-9]+)?$")
-
-
 def csv_escape(value: str) -> str:
-    if value.startswith("'") or (value.startswith(_FORMULA_PREFIXES) and not _PLAIN_NUMBER.match(value)):
-        return "'" + value
-    return value
+    return "'" + value if value.startswith("'") else csv_safe_cell(value)
 
 
 def csv_unescape(value: str) -> str:
