@@ -84,37 +84,35 @@ st.caption("The same rates at each check date: the accounts that were red or amb
 widgets.chart(charts.score_check_trend_figure(score_check_by_date(pairs)), key="sc_trend")
 
 which = "the what-if weights" if what_if else "the settings' weights"
+
+
+def account_table(frame, empty_text: str, key: str, file_name: str, height: int) -> None:
+    """A per-account table of the check (one click to the account), or a note when it has no row."""
+    if frame.is_empty():
+        widgets.empty(empty_text)
+    else:
+        widgets.table(frame, key=key, currency=view.currency, file_name=file_name, labels=check.TABLE_LABELS,
+                      hide=["account_id"], height=height)
+
+
 left, right = st.columns(2, gap="large")
 with left:
     st.subheader("Missed: shrank while green")
     st.caption(f"Accounts whose revenue fell by more than 20 % in the 180 days after a month end at which they were "
                f"green ({which}). Select one to open it.")
-    misses = check.misses_table(pairs)
-    if misses.is_empty():
-        widgets.empty("No account shrank while green.")
-    else:
-        widgets.table(misses, key="sc_misses", currency=view.currency, file_name="score_check_misses",
-                      labels=check.TABLE_LABELS, hide=["account_id"], height=360)
+    account_table(check.misses_table(pairs), "No account shrank while green.", "sc_misses", "score_check_misses", 360)
 with right:
     st.subheader("False alarms: red or amber, did not shrink")
     st.caption(f"Accounts that were red or amber at a month end ({which}) while their revenue of the next 180 days "
                "held. Select one to open it.")
-    alarms = check.false_alarms_table(pairs)
-    if alarms.is_empty():
-        widgets.empty("No warning that did not come true.")
-    else:
-        widgets.table(alarms, key="sc_alarms", currency=view.currency, file_name="score_check_false_alarms",
-                      labels=check.TABLE_LABELS, hide=["account_id"], height=360)
+    account_table(check.false_alarms_table(pairs), "No warning that did not come true.", "sc_alarms",
+                  "score_check_false_alarms", 360)
 
 st.subheader("Warned in time: red or amber, then shrank")
 st.caption(f"Accounts that were red or amber at a month end ({which}) and whose revenue fell by more than 20 % in the "
            "180 days after. Select one to open it.")
-hits = check.hits_table(pairs)
-if hits.is_empty():
-    widgets.empty("No account shrank after a red or amber month end.")
-else:
-    widgets.table(hits, key="sc_hits", currency=view.currency, file_name="score_check_warned_in_time",
-                  labels=check.TABLE_LABELS, hide=["account_id"], height=300)
+account_table(check.hits_table(pairs), "No account shrank after a red or amber month end.", "sc_hits",
+              "score_check_warned_in_time", 300)
 
 with st.expander("Every account and month end checked"):
     widgets.table(check.pairs_table(pairs), key="sc_pairs", currency=view.currency, file_name="score_check_pairs",
