@@ -94,6 +94,15 @@ def _child(cmd: list[str], what: str) -> dict:
     return m
 
 
+def _child_result(cmd: list[str], what: str, **empty) -> dict:
+    """A measured child's JSON result; when it fails, `empty` with the error, so the report shows what ran and the
+    failure shows in its tables."""
+    try:
+        return _child(cmd, what)["result"]
+    except RuntimeError as exc:
+        return {"error": str(exc)[-2000:], **empty}
+
+
 def table_times(events: list, tables: dict) -> dict:
     """Main-thread seconds per table from the load's progress events: from "reading <table>" to the next
     table's (the last one's to "precomputing aggregates"), i.e. waiting for its file (read ahead on a
@@ -329,26 +338,14 @@ def run(scale: float, out: Path, work: Path, repeat: int, metric_repeat: int, pa
                 "export_bytes": sum(p.stat().st_size for p in export.iterdir())}
     load = bench_load(export, work, repeat)
     data_dir = Path(load["data_dir"])
-    try:
-        metrics = _child([py, "-m", "benchmarks.bench_metrics", str(data_dir), "--repeat", str(metric_repeat)],
-                         "metrics")["result"]
-    except RuntimeError as exc:  # report what ran; the failure shows in the tables
-        metrics = {"error": str(exc)[-2000:], "functions": [], "accounts": 0, "as_of": "n/a",
-                   "repeat": metric_repeat}
-    try:
-        overlay = _child([py, "-m", "benchmarks.bench_overlay", str(data_dir)], "overlay")["result"]
-    except RuntimeError as exc:
-        overlay = {"error": str(exc)[-2000:], "functions": []}
-    try:
-        programme = _child([py, "-m", "benchmarks.bench_programme"], "programme store")["result"]
-    except RuntimeError as exc:
-        programme = {"error": str(exc)[-2000:], "backends": []}
+    metrics = _child_result([py, "-m", "benchmarks.bench_metrics", str(data_dir), "--repeat", str(metric_repeat)],
+                            "metrics", functions=[], accounts=0, as_of="n/a", repeat=metric_repeat)
+    overlay = _child_result([py, "-m", "benchmarks.bench_overlay", str(data_dir)], "overlay", functions=[])
+    programme = _child_result([py, "-m", "benchmarks.bench_programme"], "programme store", backends=[])
     page_result = None
     if pages:
-        try:
-            page_result = _child([py, "-m", "benchmarks.suite_pages", str(data_dir)], "pages")["result"]
-        except RuntimeError as exc:
-            page_result = {"error": str(exc)[-2000:], "pages": [], "app_peak_rss_bytes": None}
+        page_result = _child_result([py, "-m", "benchmarks.suite_pages", str(data_dir)], "pages", pages=[],
+                                    app_peak_rss_bytes=None)
     result = {
         "scale": scale, "started_at": started.isoformat(), "finished_at": datetime.now(timezone.utc).isoformat(),
         "machine": info, "generate": generate, "load": load, "metrics": metrics, "overlay": overlay, "programme": programme,
