@@ -47,10 +47,11 @@ HOME_TILES = {
 }
 
 
-def run(data_dir: Path, monkeypatch, page: str | None = None, query: dict | None = None) -> AppTest:
+def run(data_dir: Path, monkeypatch, page: str | None = None, query: dict | None = None,
+        timeout: int = 90) -> AppTest:
     monkeypatch.setenv("KAM_DATA_DIR", str(data_dir))
     monkeypatch.delenv("KAM_CONFIG", raising=False)
-    at = AppTest.from_file(APP, default_timeout=90)
+    at = AppTest.from_file(APP, default_timeout=timeout)
     at.query_params.update(query or {})
     at.run()
     if page:

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from kam_metrics.app.views import actions as action_views
 from kam_metrics.generators.demo import CHAMPION_LEFT_ACCOUNT, OFF_TRACK_GOAL_ID
 from kam_metrics.programme import open_store
-from tests.test_pages import APP, texts
+from tests.test_pages import run, texts
 
 OVERDUE_ACCOUNT = "ACC-1042"  # Meridian Health Partners: overdue for review
 ACTOR_KEY = "kam_widget_actor"
@@ -36,13 +36,7 @@ def data_dir(tmp_path, demo_data_dir) -> Path:
 
 def session(data_dir: Path, monkeypatch, page: str | None = None, query: dict | None = None,
             name: str | None = None) -> AppTest:
-    monkeypatch.setenv("KAM_DATA_DIR", str(data_dir))
-    monkeypatch.delenv("KAM_CONFIG", raising=False)
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(query or {})
-    at.run()
-    if page:
-        at.switch_page(page).run()
+    at = run(data_dir, monkeypatch, page, query, timeout=120)
     if name:
         at.text_input(key=ACTOR_KEY).input(name).run()
     ok(at)
