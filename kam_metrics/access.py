@@ -15,11 +15,13 @@ Runs without Streamlit: kam_metrics/app/auth.py reads st.user and calls `access_
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Iterable
 
 from kam_metrics.filters import Filters
-from kam_metrics.settings import ACCESS_ROLES, Settings
+from kam_metrics.settings import ACCESS_ROLES, Settings, SettingsError
 
 ROLES = ACCESS_ROLES
 #: Roles that see every account.
@@ -147,3 +149,61 @@ def unknown_kam_text(access: Access) -> str | None:
     return (f"No accounts are linked to {access.email or access.name}: ask an admin to add your e-mail to "
             "[people] in kam.toml with your KAM owner name.")
 
+
+
+# ---------------------------------------------------------------- `kam app`: secrets files and --require-login
+
+#: Set by `kam app --require-login`: every page refuses when sign-in is not configured (defence in depth).
+ENV_REQUIRE_LOGIN = "KAM_REQUIRE_LOGIN"
+SECRETS_FILE_NAME = "secrets.toml"
+#: What Streamlit's st.login needs: at [auth] itself, and per provider (at [auth] or in an [auth.NAME] section).
+AUTH_KEYS = ("redirect_uri", "cookie_secret")
+PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
+
+
+def secrets_files(data_dir: Path, app_dir: Path, home: Path | None = None) -> list[Path]:
+    """Where the app reads secrets, later files winning: Streamlit's own (~/.streamlit/secrets.toml, the app's
+    .streamlit/secrets.toml), then secrets.toml in the data directory (a deployment keeps its secrets there)."""
+    home = Path.home() if home is None else home
+    return [home / ".streamlit" / SECRETS_FILE_NAME, app_dir / ".streamlit" / SECRETS_FILE_NAME,
+            Path(data_dir).resolve() / SECRETS_FILE_NAME]
+
+
+def read_secrets(files: Iterable[Path]) -> dict:
+    """The secrets of these files merged as Streamlit merges them (a later file's top-level section wins)."""
+    merged: dict = {}
+    for path in files:
+        if path.is_file():
+            try:
+                merged.update(tomllib.loads(path.read_text(encoding="utf-8")))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise SettingsError(f"{path}: not a valid TOML file: {exc}") from exc
+    return merged
+
+
+def missing_auth_keys(auth: object) -> list[str]:
+    """The keys st.login lacks in an [auth] section ("auth" itself when there is none); empty when complete."""
+    if not isinstance(auth, dict):
+        return ["[auth]"]
+    missing = [f"auth.{k}" for k in AUTH_KEYS if not auth.get(k)]
+    if all(auth.get(k) for k in PROVIDER_KEYS):
+        return missing
+    named = {n: v for n, v in auth.items() if isinstance(v, dict)}
+    if any(all(v.get(k) for k in PROVIDER_KEYS) for v in named.values()):
+        return missing
+    if named:
+        return missing + [f"auth.{n}.{k}" for n, v in named.items() for k in PROVIDER_KEYS if not v.get(k)]
+    return missing + [f"auth.{k}" for k in PROVIDER_KEYS if not auth.get(k)]
+
+
+def require_login_problems(files: list[Path], settings: Settings) -> list[str]:
+    """Why `kam app --require-login` cannot start (empty when it can): the [auth] keys missing, naming the files
+    looked at, and an [access] without any role."""
+    problems = []
+    missing = missing_auth_keys(read_secrets(files).get("auth"))
+    if missing:
+        problems.append(f"sign-in is not configured: missing {', '.join(missing)} (looked at "
+                        f"{', '.join(str(f) for f in files)})")
+    if not any(settings.access.get(role) for role in ROLES):
+        problems.append("no one has a role: add e-mails or \"@domain\"s to [access] in kam.toml")
+    return problems
