@@ -293,3 +293,45 @@ def test_local_mode_says_sign_in_is_not_configured(data_dir, monkeypatch):
     at = session(data_dir, monkeypatch, None, "pages/9_Data.py", auth=None)
     assert any("Sign-in is not configured" in i.value for i in at.info)
     assert at.get("file_uploader")  # the one local user may upload, as before
+
+
+# ---------------------------------------------------------------- a small export, checked by hand
+
+
+@pytest.fixture
+def small_data_dir(make_export, load_folder, tmp_path) -> Path:
+    """BASE_EXPORT (A1, A3 owned by Kim Lee; A2 by nobody) with one activity quarantined (a date that is none)."""
+    folder = make_export({"activities.csv": """\
+        activity_id,account_id,activity_date,activity_type,contact_id,duration_minutes
+        X1,A1,2026-11-01,email,,5
+        X2,A2,2026-11-02,call,,30
+        X3,A3,2026-10-15,meeting,,60
+        X4,A2,not-a-date,call,,30
+        """})
+    data = tmp_path / "small"
+    report = load_folder(folder, data)
+    assert sum(t.quarantined for t in report.tables) == 1
+    (data / "kam.toml").write_text('[access]\nchampion = ["chris@corp.example"]\nkam = ["kim@corp.example"]\n'
+                                   '[people]\n"kim@corp.example" = "Kim Lee"\n', encoding="utf-8")
+    return data
+
+
+def test_quarantined_rows_only_for_champion_and_admin_others_see_counts(small_data_dir, monkeypatch, downloads):
+    at = session(small_data_dir, monkeypatch, "chris@corp.example", "pages/9_Data.py")
+    rows = [f for f in downloads if "source_row" in f.columns]
+    assert len(rows) == 1 and rows[0]["value"].to_list() == ["not-a-date"]
+    downloads.clear()
+    at = session(small_data_dir, monkeypatch, "kim@corp.example", "pages/9_Data.py")
+    assert data_views.QUARANTINE_WHO in texts(at)
+    assert not [f for f in downloads if "source_row" in f.columns]
+    counts = [f for f in downloads if "reason" in f.columns and "rows" in f.columns]
+    assert [c["rows"].sum() for c in counts] == [1]
+    assert "not-a-date" not in str([f.to_dicts() for f in downloads])
+
+
+def test_a_kam_sees_only_the_accounts_of_their_name(small_data_dir, monkeypatch, downloads):
+    at = session(small_data_dir, monkeypatch, "kim@corp.example", "pages/2_Engagement.py")
+    assert account_ids([pl.from_pandas(at.dataframe[0].value)]) == {"A1", "A3"}  # A2 has no KAM owner
+    assert account_ids(downloads) == {"A1", "A3"}
+    at = session(small_data_dir, monkeypatch, "chris@corp.example", "pages/2_Engagement.py")
+    assert account_ids([pl.from_pandas(at.dataframe[0].value)]) == {"A1", "A2", "A3"}
