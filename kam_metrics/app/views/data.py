@@ -78,7 +78,7 @@ def quarantine_filters(view: View) -> tuple[str | None, str | None]:
 
 
 NOT_CONFIGURED = ("Sign-in is not configured: this app runs for one user on their own machine; anyone who can open "
-                  "its address sees everything. See README 'Sign-in'.")
+                  "its address sees everything. See README 'Sign-in and roles'.")
 UPLOAD_WHO = "Uploading data is for the programme champion and admins."
 QUARANTINE_WHO = ("The quarantined rows themselves (raw rows of any account) are shown to the programme champion "
                   "and admins; here are their counts by table and reason.")
