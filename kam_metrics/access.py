@@ -87,6 +87,12 @@ class Access:
         return self.may_upload
 
     @property
+    def may_reassign_accounts(self) -> bool:
+        """Whether they may change an account's key-account flag and KAM owner (a KAM may not move an account
+        out of their own scope)."""
+        return self.may_upload
+
+    @property
     def may_see_quarantine_rows(self) -> bool:
         """The quarantine holds raw rows of any account: admin and champion only."""
         return self.may_upload
@@ -123,10 +129,11 @@ NOBODY = Access(email=None, name="nobody", role=None)
 
 
 def access_for(settings: Settings, email: str | None, name_claim: str | None = None,
-               kam_owner_names: Iterable[str] = ()) -> Access:
+               kam_owner_names: Iterable[str] = (), email_verified: bool | None = None) -> Access:
     """The Access of a signed-in person: role from [access], KAM owner name from [people], else the sign-in
-    name when it equals a kam_owner of the data exactly."""
-    role = role_of(settings, email)
+    name when it equals a kam_owner of the data exactly. An e-mail the provider says is not verified
+    (email_verified false) gets no role: anyone could claim it."""
+    role = None if email_verified is False else role_of(settings, email)
     person = person_name(settings, email)
     owners: tuple[str, ...] = ()
     if person:

@@ -117,3 +117,17 @@ def test_bad_access_entries_name_the_key(tmp_path, text, message):
     with pytest.raises(SettingsError, match=None) as exc:
         load_settings(data_dir=tmp_path)
     assert message in str(exc.value)
+
+
+def test_an_unverified_email_gets_no_role_and_a_verified_one_does():
+    assert access.access_for(SETTINGS, "ana@corp.example", email_verified=False).role is None
+    assert not access.access_for(SETTINGS, "ana@corp.example", email_verified=False).has_access
+    assert access.access_for(SETTINGS, "ana@corp.example", email_verified=True).role == "kam"
+    assert access.access_for(SETTINGS, "ana@corp.example").role == "kam"  # a provider that does not say
+
+
+def test_only_admin_and_champion_may_reassign_accounts():
+    rights = {role: access.Access(email="x@corp.example", name="x", role=role).may_reassign_accounts
+              for role in access.ROLES}
+    assert rights == {"admin": True, "champion": True, "leadership": False, "kam": False, "viewer": False}
+    assert access.LOCAL.may_reassign_accounts

@@ -48,7 +48,7 @@ def _engine_accounts(data_dir: Path) -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def demo_accounts(demo_data_dir) -> pl.DataFrame:
-    return _engine_accounts(demo_data_dir).select("account_id", "account_name", "kam_owner")
+    return _engine_accounts(demo_data_dir).select("account_id", "account_name", "kam_owner", "is_key_account")
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +155,7 @@ def test_signed_in_without_a_role_sees_no_access_on_every_page(data_dir, monkeyp
         at = session(data_dir, monkeypatch, NO_ROLE, page)
         assert [t.value for t in at.title] == ["No access"], page
         warning = plain(" ".join(w.value for w in at.warning))
-        assert f"You are signed in as {NO_ROLE}, which has no role" in warning
+        assert f"You are signed in as {NO_ROLE}: it has no role" in warning
         assert "[access]" in warning and "kam.toml" in warning
         assert "Sign out" in button_labels(at)
         assert not at.get("page_link")  # not even the navigation
@@ -345,3 +345,54 @@ def test_a_hostile_sign_in_name_shows_as_plain_text(data_dir, monkeypatch):
     assert len(line) == 1 and "\u202e" not in line[0]
     assert "**bold**" not in line[0] and "](http" not in line[0]  # escaped: shown, not rendered
     assert plain(line[0]) == "Signed in as Ana **bold** <b>x</b> [link](http://evil.example) · viewer"
+
+
+def test_a_kam_may_not_move_their_account_out_of_their_scope(data_dir, monkeypatch, demo_accounts, owners):
+    """The key-account flag and KAM owner are the champion's: a KAM's profile save keeps them as they were."""
+    account_id = sorted(accounts_of(demo_accounts, owners[0]))[0]
+    at = session(data_dir, monkeypatch, KAM_A, "pages/6_Account.py", query={"account_id": account_id})
+    p = f"profile:{account_id}:v0:r0:"
+    assert at.text_input(key=p + "kam").disabled and at.toggle(key=p + "key").disabled
+    assert at.text_input(key=p + "sponsor").disabled is False
+    at.session_state[p + "kam"] = owners[1]  # what a tampered client could send
+    at.text_input(key=p + "sponsor").input("Dana Sponsor")
+    [b for b in at.get("form_submit_button") if b.label == "Save account profile"][0].click().run()
+    ok(at)
+    store = open_store(data_dir / "programme.sqlite")
+    try:
+        profile = store.current("account_profile").row(0, named=True)
+    finally:
+        store.close()
+    assert profile["executive_sponsor"] == "Dana Sponsor"
+    assert profile["kam_owner"] == owners[0]
+    assert profile["is_key_account"] == bool(demo_accounts.filter(pl.col("account_id") == account_id)
+                                             ["is_key_account"][0])
+
+
+def test_the_champion_may_reassign_an_account(data_dir, monkeypatch, demo_accounts, owners):
+    account_id = sorted(accounts_of(demo_accounts, owners[0]))[0]
+    at = session(data_dir, monkeypatch, USERS["champion"], "pages/6_Account.py", query={"account_id": account_id})
+    p = f"profile:{account_id}:v0:r0:"
+    assert not at.text_input(key=p + "kam").disabled
+    at.text_input(key=p + "kam").input(owners[1])
+    [b for b in at.get("form_submit_button") if b.label == "Save account profile"][0].click().run()
+    ok(at)
+    store = open_store(data_dir / "programme.sqlite")
+    try:
+        assert store.current("account_profile")["kam_owner"].to_list() == [owners[1]]
+    finally:
+        store.close()
+
+
+def test_an_unverified_email_gets_no_access(data_dir, monkeypatch):
+    """A provider that says the e-mail is not verified: anyone could have typed it, so no role."""
+    monkeypatch.setenv("KAM_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("KAM_REQUIRE_LOGIN", raising=False)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": True, "email": USERS["admin"], "name": "Admin", "email_verified": False}
+    at.run()
+    ok(at)
+    assert [t.value for t in at.title] == ["No access"]
+    assert "not verified" in plain(at.warning[0].value)
+    shows_no_data(at)

@@ -95,14 +95,16 @@ def current_access(settings: Settings, kam_owner_names: Iterable[str] = ()) -> A
         result = access.LOCAL
     else:
         user = signed_in_user() or {}
-        result = access.access_for(settings, user.get("email"), user.get("name"), kam_owner_names)
+        result = access.access_for(settings, user.get("email"), user.get("name"), kam_owner_names,
+                                   email_verified=user.get("email_verified"))
         if not result.has_access:
             st.session_state.pop(_ACCESS, None)
             st.title("No access")
             email = safe_text(result.email or "an unknown e-mail", max_length=200)
-            st.warning(f"You are signed in as {escape_markdown(email)}, which has no "
-                       "role in this KAM Health. Ask an admin to add it to [access] in kam.toml.",
-                       icon=":material/block:")
+            why = ("the sign-in provider has not verified this e-mail, so it gets no role. Verify it with the "
+                   "provider, then sign in again." if user.get("email_verified") is False else
+                   "it has no role in this KAM Health. Ask an admin to add it to [access] in kam.toml.")
+            st.warning(f"You are signed in as {escape_markdown(email)}: {why}", icon=":material/block:")
             _sign_out_button("kam_sign_out_no_access")
             st.stop()
     st.session_state[_ACCESS] = result

@@ -281,34 +281,46 @@ def note_form(account_id: str, default_date: date) -> None:
 # ---------------------------------------------------------------- account: profile, contact roles, wallet
 
 
-def _save_profile(form: str, p: str, account_id: str, version: int) -> None:
+#: Who may change an account's key-account flag and KAM owner (programme-wide decisions).
+REASSIGN_WHO = "The key-account flag and the KAM owner are changed by the programme's champion or an admin."
+
+
+def _save_profile(form: str, p: str, account_id: str, version: int, kept: Mapping[str, Any] | None = None) -> None:
+    """Save the profile form; `kept`: the key-account flag and KAM owner as they were, for a user who may not
+    change them (a KAM: moving their account out of their own scope is the champion's decision)."""
     s = st.session_state
-    _save(form, "account_profile", account_id, {
+    values = {
         "account_id": account_id, "is_key_account": bool(s.get(p + "key")),
         "executive_sponsor": s.get(p + "sponsor"), "kam_owner": s.get(p + "kam"),
         "relationship_stage": s.get(p + "stage"),
-    }, version, "Account profile saved.")
+    }
+    _save(form, "account_profile", account_id, values | dict(kept or {}), version, "Account profile saved.")
 
 
-def profile_form(account_id: str, profile: Mapping[str, Any]) -> None:
-    """Sponsor, KAM, key-account flag and relationship stage (the export's values until recorded here)."""
+def profile_form(account_id: str, profile: Mapping[str, Any], may_reassign: bool = True) -> None:
+    """Sponsor, KAM, key-account flag and relationship stage (the export's values until recorded here);
+    `may_reassign`: whether the key-account flag and the KAM owner may be changed (admin, champion)."""
     form = f"profile:{account_id}"
     rec = _record("account_profile", account_id)
     version = rec.version if rec else 0
     base = rec.values if rec else profile
     p = _prefix(form, version)
     stages = [None, *RELATIONSHIP_STAGES]
+    kept = None if may_reassign else {"is_key_account": bool(base.get("is_key_account")),
+                                      "kam_owner": base.get("kam_owner")}
     with st.form(p + "form"):
         _changed_caption(rec)
-        st.toggle("Key account", value=bool(base.get("is_key_account")), key=p + "key")
+        if not may_reassign:
+            st.caption(REASSIGN_WHO)
+        st.toggle("Key account", value=bool(base.get("is_key_account")), key=p + "key", disabled=not may_reassign)
         c1, c2 = st.columns(2)
         c1.text_input("Executive sponsor", value=safe_text(base.get("executive_sponsor"), max_length=TEXT_MAX_CHARS),
                       key=p + "sponsor", max_chars=TEXT_MAX_CHARS)
         c2.text_input("KAM owner", value=safe_text(base.get("kam_owner"), max_length=TEXT_MAX_CHARS), key=p + "kam",
-                      max_chars=TEXT_MAX_CHARS)
+                      max_chars=TEXT_MAX_CHARS, disabled=not may_reassign)
         st.selectbox("Relationship stage", stages, index=_index(stages, base.get("relationship_stage")),
                      key=p + "stage", format_func=_words)
-        st.form_submit_button("Save account profile", on_click=_save_profile, args=(form, p, account_id, version),
+        st.form_submit_button("Save account profile", on_click=_save_profile, args=(form, p, account_id, version, kept),
                               icon=":material/save:")
     show_message(form)
 
@@ -596,7 +608,7 @@ def _account_forms(view: View, account_id: str, profile: Mapping[str, Any], cont
     with tabs[1]:
         note_form(account_id, default_date)
     with tabs[2]:
-        profile_form(account_id, profile)
+        profile_form(account_id, profile, may_reassign=view.access.may_reassign_accounts)
     with tabs[3]:
         contact_role_form(account_id, contacts)
     with tabs[4]:
