@@ -113,18 +113,24 @@ class Browser:
         return self._page.evaluate(_DRAW, [payload, format])
 
     def pdf(self, html: str, out_path: str | Path, *, paper: str = "A4", footer: str = "",
-            margin_mm: dict[str, float] | None = None) -> bytes:
-        """Print `html` to a PDF file (page numbers and `footer` text, already escaped, at the foot of every page)."""
+            margin_mm: dict[str, float] | None = None, content_width_mm: float = 186.0) -> tuple[bytes, list[int]]:
+        """Print `html` to a PDF file (page numbers and `footer` text, already escaped, at the foot of every page).
+
+        Returns the PDF and the indexes of the `.page` sections whose content is taller than their page (cut)."""
         margins = {k: f"{v}mm" for k, v in (margin_mm or {}).items()}
-        page = self._browser.new_page()
+        page = self._browser.new_page(viewport={"width": round(content_width_mm * 96 / 25.4), "height": 1000})
         try:
             page.set_content(html, wait_until="load")
+            page.emulate_media(media="print")
+            cut = page.evaluate("() => Array.from(document.querySelectorAll('section.page'))"
+                                ".map((s, i) => s.scrollHeight > s.clientHeight + 2 ? i : -1).filter(i => i >= 0)")
             template = ("<div style='font-size:8px;width:100%;padding:0 12mm;color:#475569;"
                         "font-family:system-ui,sans-serif;display:flex;justify-content:space-between'>"
                         f"<span>{footer}</span><span>page <span class='pageNumber'></span> / "
                         "<span class='totalPages'></span></span></div>")
-            return page.pdf(path=str(out_path), format=paper, print_background=True, display_header_footer=True,
+            data = page.pdf(path=str(out_path), format=paper, print_background=True, display_header_footer=True,
                             header_template="<span></span>", footer_template=template, margin=margins)
+            return data, cut
         finally:
             page.close()
 

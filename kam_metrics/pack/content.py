@@ -23,7 +23,7 @@ from kam_metrics.settings import DEFAULT_REPORTING_CURRENCY, Settings
 
 WEEK = timedelta(days=7)
 MOVERS = 5
-#: Caps that keep the cover at two pages and each account on one page ("+N more" says what is left out).
+#: Caps that keep the cover at three pages and each account on one page ("+N more" says what is left out).
 COVER_ALERTS = 12
 COVER_ACTIONS = 8
 ACCOUNT_GOALS = 5

@@ -28,7 +28,7 @@ from kam_metrics.pack.content import (
     COVER_ACTIONS, COVER_ALERTS, ECONOMICS_KEYS, ENGAGEMENT_KEYS, WHY_COMPONENTS, Pack,
 )
 
-COVER_PAGES = 2
+COVER_PAGES = 3
 #: The figure key whose format a pack key borrows (key_revenue_ttm is money like revenue_ttm).
 FORMAT_AS = {"key_revenue_ttm": "revenue_ttm"}
 LABELS = {
@@ -40,8 +40,9 @@ LABELS = {
     "nps_365d": "NPS (365 d)",
 }
 #: (width, height) in CSS pixels of each kind of chart image.
-CHART_SIZES = {"bands": (760, 600), "movers": (420, 240), "history": (760, 220)}
+CHART_SIZES = {"bands": (760, 560), "movers": (420, 240), "history": (760, 220)}
 PAPER_HEIGHT_MM = {"A4": 297.0, "Letter": 279.4}
+PAPER_WIDTH_MM = {"A4": 210.0, "Letter": 215.9}
 MARGIN_MM = {"top": 10.0, "bottom": 14.0, "left": 12.0, "right": 12.0}
 
 CSS = """
@@ -297,7 +298,8 @@ def _score_check(pack: Pack) -> str:
 
 
 def cover_html(pack: Pack, images: Images) -> list[str]:
-    """The cover's two pages: the programme (header, KPIs, health bands); what needs attention, movers, score check."""
+    """The cover's COVER_PAGES pages: the programme (header, KPIs, health bands); what needs attention (alerts with
+    their action owners, open actions); the week's movers and why, and the score check."""
     key_note = ("" if pack.key_count <= 30 else
                 f' <span class="note">The chart shows the {30} lowest of {pack.key_count:,} key accounts.</span>')
     first = (_header(pack, "Weekly pack") +
@@ -307,14 +309,14 @@ def cover_html(pack: Pack, images: Images) -> list[str]:
               '<p class="muted">No key account matches these filters.</p>'))
     actions_note = ("" if pack.has_store else
                     '<p class="note">No programme store yet: open actions are recorded in the app.</p>')
-    second = (f'<div class="stamp">{esc(stamp_text(pack))} · {esc(filters_text(pack), 300)}</div>'
-              "<h2>Needs attention</h2>" + _alerts_table(pack) +
+    stamp = f'<div class="stamp">{esc(stamp_text(pack))} · {esc(filters_text(pack), 300)}</div>'
+    second = (stamp + "<h2>Needs attention</h2>" + _alerts_table(pack) +
               "<h3>Open actions</h3>" + actions_note +
               (_actions_table(pack.open_actions.head(COVER_ACTIONS), pack.open_actions.height, with_account=True,
-                              empty="No open actions.") if pack.has_store else "") +
-              f"<h2>Biggest movers of the week ({pack.date_from.isoformat()} → {pack.as_of.isoformat()})</h2>"
-              + _movers(pack, images) + "<h2>Score check</h2>" + _score_check(pack))
-    return [first, second]
+                              empty="No open actions.") if pack.has_store else ""))
+    third = (stamp + f"<h2>Biggest movers of the week ({pack.date_from.isoformat()} → {pack.as_of.isoformat()})</h2>"
+             + _movers(pack, images) + "<h2>Score check</h2>" + _score_check(pack))
+    return [first, second, third]
 
 
 def _band_badge(row: dict) -> str:
@@ -426,7 +428,11 @@ def render_pdf(pack: Pack, out_path: str | Path, paper: str = "A4") -> int:
     with chromium.Browser() as b:
         images = Images(draw_charts(pack, b, "svg"))
         document = render_html(pack, images=images, paper=paper)
-        data = b.pdf(document, out_path, paper=paper, footer=esc(stamp_text(pack)), margin_mm=MARGIN_MM)
+        data, cut = b.pdf(document, out_path, paper=paper, footer=esc(stamp_text(pack)), margin_mm=MARGIN_MM,
+                          content_width_mm=PAPER_WIDTH_MM[paper] - MARGIN_MM["left"] - MARGIN_MM["right"])
+    for index in cut:
+        what = f"cover page {index + 1}" if index < COVER_PAGES else f"the page of {pack.accounts[index - COVER_PAGES].account_id}"
+        print(f"kam: warning: {what} is taller than one {paper} page; its end is cut", file=sys.stderr)
     return pdf_page_count(data)
 
 
