@@ -14,6 +14,7 @@ import math
 import re
 import sys
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -103,11 +104,13 @@ def figure_text(key: str, value: Any, currency: str) -> str:
 
 
 def figure(key: str, value: Any, currency: str, *, account_id: str | None = None, tag: str = "span",
-           cls: str = "") -> str:
-    """One figure with its engine value in data- attributes."""
+           cls: str = "", on: date | None = None) -> str:
+    """One figure with its engine value in data- attributes (`on`: the date of a value not at as_of's row)."""
     attrs = f' data-key="{esc(key)}" data-value="{value_attr(value)}"'
     if account_id is not None:
         attrs += f' data-account-id="{esc(account_id)}"'
+    if on is not None:
+        attrs += f' data-date="{on.isoformat()}"'
     if cls:
         attrs += f' class="{cls}"'
     return f"<{tag}{attrs}>{esc(figure_text(key, value, currency))}</{tag}>"
@@ -213,7 +216,7 @@ def _header(pack: Pack, title: str) -> str:
     loaded = s.loaded_at.strftime("%Y-%m-%d %H:%M UTC") if s.loaded_at else "unknown time"
     source = Path(s.source_path).name if s.source_path else "unknown source"
     return (f'<h1>{esc(title)}</h1>'
-            f'<div class="stamp">Key account programme · <b>as of {pack.as_of.isoformat()}</b> · '
+            f'<div class="stamp">Key account programme · <strong>as of {pack.as_of.isoformat()}</strong> · '
             f'filters: <span data-key="filters">{esc(filters_text(pack), 400)}</span></div>'
             f'<div class="stamp">Snapshot <span data-key="snapshot_id">{esc(s.load_id)}</span> '
             f'(export {esc(source)}, loaded {esc(loaded)}) · pack made '
@@ -268,9 +271,9 @@ def _movers(pack: Pack, images: Images) -> str:
         from kam_metrics.pack.content import component_changes
 
         why = _why_line(component_changes(pack.movement, m["account_id"]))
-        lines.append(f'<li data-mover-account-id="{esc(m["account_id"])}"><b>{esc(m["account_name"], 60)}</b>: '
-                     f'{figure("health", m["health_from"], pack.currency, account_id=m["account_id"])} → '
-                     f'{figure("health", m["health_to"], pack.currency, account_id=m["account_id"])} '
+        lines.append(f'<li data-mover-account-id="{esc(m["account_id"])}"><strong>{esc(m["account_name"], 60)}</strong>: '
+                     f'{figure("health", m["health_from"], pack.currency, account_id=m["account_id"], on=pack.date_from)} → '
+                     f'{figure("health", m["health_to"], pack.currency, account_id=m["account_id"], on=pack.as_of)} '
                      f'({esc(formatting.format_number(m["health_change"], signed=True))}). Why: {why}</li>')
     return (f'<div class="cols"><div>{_chart(images, "movers", "Biggest movers of the week")}</div>'
             f'<div><ul>{"".join(lines)}</ul></div></div>')
@@ -355,13 +358,13 @@ def account_html(pack: Pack, page, number: int, images: Images) -> str:
             if row.get(col)]
     has_reviews = "reviews" in pack.status.present_tables
     cadence = (_words(row.get("cadence_status")) if has_reviews else "— (needs reviews.csv)")
-    moved = (f'{figure("health", page.health_from, pack.currency, account_id=aid)} → '
-             f'{figure("health", page.health_to, pack.currency, account_id=aid)}'
+    moved = (f'{figure("health", page.health_from, pack.currency, account_id=aid, on=pack.date_from)} → '
+             f'{figure("health", page.health_to, pack.currency, account_id=aid, on=pack.as_of)}'
              if page.health_from is not None or page.health_to is not None else MISSING)
     flags = "".join(f'<div class="flag">{esc(f, 200)}</div>' for f in page.flags[:5])
     return (
         f'<div class="stamp">{esc(stamp_text(pack))} · key account {number} of {len(pack.accounts)}</div>'
-        f'<h1 data-account-name-of="{esc(aid)}">{esc(page.account_name, 120)}</h1>'
+        f'<h1 data-account-name-of="{esc(aid)}">{esc(page.account_name, 200)}</h1>'
         f'<div class="stamp">{esc(aid)} · ' + " · ".join(desc) + "</div>"
         "<h2>Health</h2>"
         f'<p>{_band_badge(row)} health {figure("health", row.get("health"), pack.currency, account_id=aid)} · '
@@ -371,8 +374,8 @@ def account_html(pack: Pack, page, number: int, images: Images) -> str:
         + ("<h3>Relationship flags</h3>" + flags if flags else '<p class="muted">No relationship flags.</p>')
         + "<h2>Economics</h2>" + _figures_grid(ECONOMICS_KEYS, row, pack, aid)
         + "<h2>Engagement and plan cadence</h2>" + _figures_grid(ENGAGEMENT_KEYS, row, pack, aid)
-        + f'<p>Plan cadence: <b data-key="cadence_status" data-account-id="{esc(aid)}" '
-          f'data-value="{value_attr(row.get("cadence_status"))}">{cadence}</b>'
+        + f'<p>Plan cadence: <strong data-key="cadence_status" data-account-id="{esc(aid)}" '
+          f'data-value="{value_attr(row.get("cadence_status"))}">{cadence}</strong>'
           f' · 90-day plan current: {figure("plan_current", row.get("plan_current"), pack.currency, account_id=aid)}'
           f' · 30-day review current: {figure("review_current", row.get("review_current"), pack.currency, account_id=aid)}</p>'
         + "<h2>Goals</h2>" + _goals_table(pack, page)
@@ -421,17 +424,22 @@ def normalise_paper(paper: str) -> str:
     raise ValueError(f"paper must be A4 or Letter, not {paper!r}")
 
 
-def render_pdf(pack: Pack, out_path: str | Path, paper: str = "A4") -> int:
+def render_pdf(pack: Pack, out_path: str | Path, paper: str = "A4", *, browser: chromium.Browser | None = None,
+               images: Images | None = None) -> int:
     """Print the pack to a PDF (A4 or Letter; one page per key account after the cover); returns the page count.
-    Raises BrowserMissing (saying what to install) when Chromium is missing."""
+    Raises BrowserMissing (saying what to install) when Chromium is missing. `browser`, `images`: an open browser
+    and charts already drawn (the app draws them once for the HTML and the PDF)."""
     paper = normalise_paper(paper)
-    with chromium.Browser() as b:
-        images = Images(draw_charts(pack, b, "svg"))
-        document = render_html(pack, images=images, paper=paper)
-        data, cut = b.pdf(document, out_path, paper=paper, footer=esc(stamp_text(pack)), margin_mm=MARGIN_MM,
-                          content_width_mm=PAPER_WIDTH_MM[paper] - MARGIN_MM["left"] - MARGIN_MM["right"])
+    if browser is None:
+        with chromium.Browser() as b:
+            return render_pdf(pack, out_path, paper, browser=b, images=images)
+    images = images if images is not None else Images(draw_charts(pack, browser, "svg"))
+    document = render_html(pack, images=images, paper=paper)
+    data, cut = browser.pdf(document, out_path, paper=paper, footer=esc(stamp_text(pack)), margin_mm=MARGIN_MM,
+                            content_width_mm=PAPER_WIDTH_MM[paper] - MARGIN_MM["left"] - MARGIN_MM["right"])
     for index in cut:
-        what = f"cover page {index + 1}" if index < COVER_PAGES else f"the page of {pack.accounts[index - COVER_PAGES].account_id}"
+        what = (f"cover page {index + 1}" if index < COVER_PAGES
+                else f"the page of {pack.accounts[index - COVER_PAGES].account_id}")
         print(f"kam: warning: {what} is taller than one {paper} page; its end is cut", file=sys.stderr)
     return pdf_page_count(data)
 
