@@ -376,3 +376,12 @@ def test_cover_email_has_png_charts_by_cid(demo_data_dir):
         assert f'src="cid:{key}"' in email.html
     assert "data:image" not in email.html and "<script" not in email.html
     assert f"as of {pack.as_of.isoformat()}" in email.text
+
+
+def test_the_pack_runs_without_streamlit():
+    import subprocess
+    import sys
+
+    code = ("import sys, kam_metrics.pack, kam_metrics.cli; "
+            "sys.exit(1 if any(m == 'streamlit' or m.startswith('streamlit.') for m in sys.modules) else 0)")
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0

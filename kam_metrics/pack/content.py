@@ -26,9 +26,9 @@ MOVERS = 5
 #: Caps that keep the cover at three pages and each account on one page ("+N more" says what is left out).
 COVER_ALERTS = 12
 COVER_ACTIONS = 8
-ACCOUNT_GOALS = 5
-ACCOUNT_ACTIONS = 5
-ACCOUNT_FLAGS = 5
+ACCOUNT_GOALS = 4
+ACCOUNT_ACTIONS = 4
+ACCOUNT_FLAGS = 4
 BANDS_CHART_ACCOUNTS = 30
 WHY_COMPONENTS = 4
 

@@ -26,7 +26,7 @@ from kam_metrics.app.charts import COMPONENT_LABELS
 from kam_metrics.app.formatting import MISSING, format_metric, format_metric_delta
 from kam_metrics.pack import browser as chromium
 from kam_metrics.pack.content import (
-    COVER_ACTIONS, COVER_ALERTS, ECONOMICS_KEYS, ENGAGEMENT_KEYS, WHY_COMPONENTS, Pack,
+    ACCOUNT_FLAGS, COVER_ACTIONS, COVER_ALERTS, ECONOMICS_KEYS, ENGAGEMENT_KEYS, WHY_COMPONENTS, Pack,
 )
 
 COVER_PAGES = 3
@@ -41,7 +41,7 @@ LABELS = {
     "nps_365d": "NPS (365 d)",
 }
 #: (width, height) in CSS pixels of each kind of chart image.
-CHART_SIZES = {"bands": (760, 560), "movers": (420, 240), "history": (760, 220)}
+CHART_SIZES = {"bands": (760, 560), "movers": (420, 240), "history": (760, 150)}
 PAPER_HEIGHT_MM = {"A4": 297.0, "Letter": 279.4}
 PAPER_WIDTH_MM = {"A4": 210.0, "Letter": 215.9}
 MARGIN_MM = {"top": 10.0, "bottom": 14.0, "left": 12.0, "right": 12.0}
@@ -53,8 +53,9 @@ body { margin: 0; background: #f1f5f9; color: #0f172a;
   font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Liberation Sans", sans-serif;
   font-size: 10pt; line-height: 1.35; }
 .page { background: #fff; max-width: 210mm; margin: 8mm auto; padding: 8mm 10mm; overflow: hidden; }
-h1 { font-size: 17pt; margin: 0 0 1mm; } h2 { font-size: 12pt; margin: 4mm 0 1.5mm; border-bottom: 1px solid #e2e8f0; }
-h3 { font-size: 10.5pt; margin: 3mm 0 1mm; }
+h1 { font-size: 17pt; margin: 0 0 1mm; } h2 { font-size: 11.5pt; margin: 3mm 0 1mm; border-bottom: 1px solid #e2e8f0; }
+h3 { font-size: 10pt; margin: 2mm 0 0.8mm; }
+h1.account { font-size: 15pt; display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden; }
 .stamp { color: #475569; font-size: 8.5pt; }
 .muted { color: #64748b; } .note { color: #64748b; font-size: 8.5pt; }
 .tiles { display: grid; grid-template-columns: repeat(3, 1fr); gap: 2mm; margin: 2mm 0; }
@@ -64,7 +65,7 @@ h3 { font-size: 10.5pt; margin: 3mm 0 1mm; }
 table { border-collapse: collapse; width: 100%; font-size: 8.5pt; }
 th, td { text-align: left; padding: 0.8mm 1.5mm; border-bottom: 1px solid #e2e8f0; vertical-align: top; }
 th { color: #475569; font-weight: 600; }
-td.num { text-align: right; white-space: nowrap; }
+td.num { text-align: right; white-space: nowrap; } .nowrap { white-space: nowrap; }
 .figs td { width: 25%; } .figs .v { font-size: 11pt; font-weight: 600; }
 .flag { background: #fef3c7; border-left: 3px solid #f59e0b; padding: 0.8mm 2mm; margin: 0.8mm 0; font-size: 8.5pt; }
 .band { display: inline-block; padding: 0.3mm 2mm; border-radius: 2mm; color: #fff; font-size: 9pt; font-weight: 600; }
@@ -73,6 +74,7 @@ td.num { text-align: right; white-space: nowrap; }
 img.chart { display: block; max-width: 100%; height: auto; margin: 1mm 0; }
 .chart-missing { border: 1px dashed #94a3b8; color: #64748b; padding: 3mm; font-size: 8.5pt; margin: 1mm 0; }
 .cols { display: flex; gap: 4mm; } .cols > div { flex: 1; min-width: 0; }
+p { margin: 1mm 0; }
 ul { margin: 0.5mm 0; padding-left: 5mm; } li { margin: 0.3mm 0; }
 @media print {
   body { background: #fff; }
@@ -232,7 +234,7 @@ def _alerts_table(pack: Pack, limit: int = COVER_ALERTS) -> str:
         owner = r.get("action_owner")
         rows.append(f'<tr data-alert-account-id="{esc(r["account_id"])}"><td>{_words(r["severity"])}</td>'
                     f'<td>{esc(r["account_name"] or r["account_id"], 60)}</td><td>{_words(r["alert"])}</td>'
-                    f'<td>{esc(r["detail"], 140)}</td><td>{esc(owner, 60) if owner else MISSING}</td></tr>')
+                    f'<td>{esc(r["detail"], 120)}</td><td>{esc(owner, 60) if owner else MISSING}</td></tr>')
     return ('<table><tr><th>Severity</th><th>Account</th><th>Alert</th><th>Detail</th><th>Action owner</th></tr>'
             + "".join(rows) + "</table>" + _more(min(limit, alerts.height), alerts.height, "alerts"))
 
@@ -246,8 +248,8 @@ def _actions_table(frame: pl.DataFrame, total: int, *, with_account: bool, empty
         overdue = " (overdue)" if r.get("is_overdue") else ""
         account = (f'<td>{esc(r.get("account_name") or r.get("account_id") or "programme", 60)}</td>'
                    if with_account else "")
-        rows.append(f'<tr>{account}<td>{esc(r.get("title"), 120)}</td><td>{esc(r.get("owner"), 60) or MISSING}</td>'
-                    f'<td>{esc(due)}{overdue}</td></tr>')
+        rows.append(f'<tr>{account}<td>{esc(r.get("title"), 60)}</td><td>{esc(r.get("owner"), 60) or MISSING}</td>'
+                    f'<td class="nowrap">{esc(due)}{overdue}</td></tr>')
     head = "<th>Account</th>" if with_account else ""
     return (f'<table><tr>{head}<th>Action</th><th>Owner</th><th>Due</th></tr>' + "".join(rows) + "</table>"
             + _more(frame.height, total, "open actions"))
@@ -341,11 +343,12 @@ def _goals_table(pack: Pack, page) -> str:
         return '<p class="muted">No goals for this account.</p>'
     rows = []
     for g in page.goals.iter_rows(named=True):
-        rows.append(f'<tr><td>{esc(g.get("title"), 80)}</td><td>{esc(g.get("metric"), 40) or MISSING}</td>'
+        rows.append(f'<tr><td>{esc(g.get("title"), 50)}</td><td>{esc(g.get("metric"), 40) or MISSING}</td>'
                     f'<td class="num">{esc(format_metric(g.get("metric") or "", g.get("current"), pack.currency))}</td>'
                     f'<td class="num">{esc(format_metric(g.get("metric") or "", g.get("target"), pack.currency))}</td>'
                     f'<td class="num">{esc(formatting.format_ratio(g.get("progress")))}</td>'
-                    f'<td>{_words(g.get("status"))}</td><td>{esc(formatting.format_date(g.get("due_date")))}</td></tr>')
+                    f'<td class="nowrap">{_words(g.get("status"))}</td>'
+                    f'<td class="nowrap">{esc(formatting.format_date(g.get("due_date")))}</td></tr>')
     return ('<table><tr><th>Goal</th><th>Metric</th><th>Current</th><th>Target</th><th>Progress</th><th>Status</th>'
             '<th>Due</th></tr>' + "".join(rows) + "</table>" + _more(page.goals.height, page.goals_total, "goals"))
 
@@ -361,10 +364,11 @@ def account_html(pack: Pack, page, number: int, images: Images) -> str:
     moved = (f'{figure("health", page.health_from, pack.currency, account_id=aid, on=pack.date_from)} → '
              f'{figure("health", page.health_to, pack.currency, account_id=aid, on=pack.as_of)}'
              if page.health_from is not None or page.health_to is not None else MISSING)
-    flags = "".join(f'<div class="flag">{esc(f, 200)}</div>' for f in page.flags[:5])
+    flags = ("".join(f'<div class="flag">{esc(f, 200)}</div>' for f in page.flags[:ACCOUNT_FLAGS])
+             + _more(min(len(page.flags), ACCOUNT_FLAGS), len(page.flags), "flags"))
     return (
         f'<div class="stamp">{esc(stamp_text(pack))} · key account {number} of {len(pack.accounts)}</div>'
-        f'<h1 data-account-name-of="{esc(aid)}">{esc(page.account_name, 200)}</h1>'
+        f'<h1 class="account" data-account-name-of="{esc(aid)}">{esc(page.account_name, 200)}</h1>'
         f'<div class="stamp">{esc(aid)} · ' + " · ".join(desc) + "</div>"
         "<h2>Health</h2>"
         f'<p>{_band_badge(row)} health {figure("health", row.get("health"), pack.currency, account_id=aid)} · '
@@ -372,8 +376,8 @@ def account_html(pack: Pack, page, number: int, images: Images) -> str:
         f'this week {moved} · why: {_why_line(page.movement)}</p>'
         + _chart(images, f"history:{aid}", f"Health history of {page.account_name}")
         + ("<h3>Relationship flags</h3>" + flags if flags else '<p class="muted">No relationship flags.</p>')
-        + "<h2>Economics</h2>" + _figures_grid(ECONOMICS_KEYS, row, pack, aid)
-        + "<h2>Engagement and plan cadence</h2>" + _figures_grid(ENGAGEMENT_KEYS, row, pack, aid)
+        + "<h2>Economics, engagement and plan cadence</h2>"
+        + _figures_grid((*ECONOMICS_KEYS, *ENGAGEMENT_KEYS), row, pack, aid)
         + f'<p>Plan cadence: <strong data-key="cadence_status" data-account-id="{esc(aid)}" '
           f'data-value="{value_attr(row.get("cadence_status"))}">{cadence}</strong>'
           f' · 90-day plan current: {figure("plan_current", row.get("plan_current"), pack.currency, account_id=aid)}'
