@@ -153,10 +153,12 @@ class Images:
 
 
 def _chart_size(key: str, fig) -> tuple[int, int]:
+    """(width, height) of a chart's image: the figure's own height up to its kind's cap (history: the cap)."""
     kind = key.split(":", 1)[0]
     width, cap = CHART_SIZES.get(kind, (760, 400))
-    height = fig.layout.height or cap
-    return width, int(min(height, cap)) if kind != "history" else cap
+    if kind == "history":
+        return width, cap
+    return width, int(min(fig.layout.height or cap, cap))
 
 
 def chart_specs(pack: Pack, keys: Iterable[str] | None = None) -> list[tuple[str, chromium.ChartSpec]]:

@@ -14,7 +14,6 @@ from kam_metrics.app.subsets import pick, rows_for
 from kam_metrics.app.widgets import Kpi, account_choices, kpi, md, metric_help
 from kam_metrics.filters import NO_FILTERS
 from kam_metrics.metrics.scoring import account_relationship_penalties
-from kam_metrics.settings import Settings
 from kam_metrics.app.views.plain import account_flags  # noqa: F401 - pure, shared with the weekly pack
 
 _PICK = "kam_account_pick"
