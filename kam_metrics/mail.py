@@ -22,6 +22,9 @@ from kam_metrics.settings import SmtpSettings
 # A header value must stay one line of text: control characters (CR and LF among them) and bidi overrides
 # become spaces, so text from the CRM cannot add headers or reverse what a reader sees.
 _HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+")
+# The plain-text body keeps its line breaks and tabs; other control characters (terminal escapes for a text
+# mail reader) and bidi overrides go.
+_BODY_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 _ADDRESS_LOCAL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(localhost|\[[0-9.]+\])$")
 MAX_SUBJECT_CHARS = 200
@@ -51,16 +54,24 @@ def header_text(value: str, max_chars: int = MAX_SUBJECT_CHARS) -> str:
     return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
 
 
+def body_text(value: str) -> str:
+    """Text made safe for a text/plain body: line breaks and tabs kept, other control and bidi characters removed."""
+    return _BODY_UNSAFE.sub("", value.replace("\r\n", "\n"))
+
+
 def digest_message(sender: str, recipients: Sequence[str], subject: str, html: str, text: str,
                    images: Mapping[str, bytes], attachment: Attachment | None) -> EmailMessage:
-    """The digest as one message: text and HTML alternatives, the HTML's cid: images inline, the attachment apart."""
+    """The digest as one message: text and HTML alternatives, the HTML's cid: images inline, the attachment apart.
+
+    The subject and the text are cleaned here (header_text, body_text); escaping CRM text in the HTML is the
+    caller's job (the pack's)."""
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     msg["Subject"] = header_text(subject)
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
-    msg.set_content(text)  # text/plain, the first alternative
+    msg.set_content(body_text(text))  # text/plain, the first alternative
     msg.add_alternative(html, subtype="html")
     html_part = msg.get_payload()[1]
     for key, png in images.items():

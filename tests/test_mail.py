@@ -13,7 +13,9 @@ from email import policy
 
 import pytest
 
-from kam_metrics.mail import Attachment, MailError, digest_message, header_text, is_email_address, send_message
+from kam_metrics.mail import (
+    Attachment, MailError, body_text, digest_message, header_text, is_email_address, send_message,
+)
 from kam_metrics.settings import SmtpSettings
 from tests.smtp_server import (
     RecordingHandler, free_port, password_checker, self_signed_certificate, server_tls_context, smtp_server,
@@ -182,7 +184,7 @@ def test_implicit_tls_ssl_delivers(tmp_path):
 
 def test_hostile_text_stays_inert_in_the_headers_and_is_plain_text_in_the_text_part():
     hostile_subject = f"KAM pack {HOSTILE_NAME}\r\nBcc: victim@evil.invalid\nX-Injected: yes {CONTROL}"
-    text = f"Needs attention: {HOSTILE_NAME}\n{SCRIPT}\n"
+    text = f"Needs attention: {HOSTILE_NAME}\n{SCRIPT}\t{CONTROL}\n"
     handler = RecordingHandler()
     with smtp_server(handler) as port:
         send_message(_message(["a@example.com"], subject=hostile_subject, text=text), _settings(port),
@@ -196,12 +198,15 @@ def test_hostile_text_stays_inert_in_the_headers_and_is_plain_text_in_the_text_p
     assert subject.startswith("KAM pack Hostile <b>bold</b>")  # shown as the literal text it is
     assert "Bcc: victim@evil.invalid" in subject  # kept as words of the one subject line
     plain = msg.get_body(preferencelist=("plain",))
-    assert plain.get_content_type() == "text/plain" and _lines(plain.get_content()) == text
+    assert plain.get_content_type() == "text/plain"
+    # the text as text: markup kept literally, line breaks and tabs kept; control and bidi characters removed
+    assert _lines(plain.get_content()) == text.replace(RLO, "").replace("\x07\x08\x0b\x1b", "").replace("\x7f", "")
 
 
-def test_header_text_and_address_check():
+def test_header_and_body_text_and_address_check():
     assert header_text("a\r\nb\x1b[31m c\u202ed") == "a b [31m c d"
     assert len(header_text("x" * 500)) == 200
+    assert body_text("a\r\nb\tc\x1b[31m\u202ed\x00\n") == "a\nb\tc[31md\n"
     assert is_email_address("kam.lead+weekly@example.co.uk") and is_email_address("root@localhost")
     for bad in ("lead", "lead@", "@example.com", "a b@example.com", "a@example", "Lead <a@example.com>",
                 "a@example.com\r\nBcc: x@evil.invalid", "a,b@example.com"):
