@@ -416,6 +416,8 @@ def cmd_digest(args, data_dir: Path, settings) -> int:
                             "(e.g. from = \"kam-health@example.com\")")
     if not is_email_address(smtp.from_address):
         raise SettingsError(f"setting 'smtp.from' is not an e-mail address: {smtp.from_address!r}")
+    if smtp.ca_file and not Path(smtp.ca_file).is_file():
+        raise SettingsError(f"setting 'smtp.ca_file': no such file {smtp.ca_file!r}")
     password = None
     if smtp.user:
         password = os.environ.get(smtp.password_env)

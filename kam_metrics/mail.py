@@ -151,7 +151,10 @@ def _deliver(client: smtplib.SMTP, msg: EmailMessage, smtp: SmtpSettings, recipi
     if refused:
         _abandon(client)
         raise MailError(f"SMTP server {where} refused {'; '.join(refused)}. Nothing was sent to anyone.")
-    client.data(msg.as_bytes(policy=policy.SMTP))  # raises SMTPDataError unless the server takes it (250)
+    code, answer = client.data(msg.as_bytes(policy=policy.SMTP))  # raises SMTPDataError unless 354 first
+    if code != 250:
+        _abandon(client)
+        raise MailError(f"SMTP server {where} refused the message: {_answer(code, answer)}")
     try:
         client.quit()
     except (OSError, smtplib.SMTPException):

@@ -31,14 +31,19 @@ class Delivered:
 
 @dataclass
 class RecordingHandler:
-    """Accepts every message; refuses the recipients in `refuse` with 550 5.1.1; records commands and messages."""
+    """Accepts every message; refuses the recipients in `refuse` with 550 5.1.1 (the sender or the message when
+    told to); records commands and the messages it accepted."""
 
     refuse: set[str] = field(default_factory=set)
+    refuse_sender: bool = False
+    refuse_data: bool = False
     delivered: list[Delivered] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         self.commands.append("MAIL")
+        if self.refuse_sender:
+            return "553 5.7.1 sender not allowed"
         envelope.mail_from = address
         return "250 OK"
 
@@ -55,6 +60,8 @@ class RecordingHandler:
 
     async def handle_DATA(self, server, session, envelope):
         self.commands.append("DATA")
+        if self.refuse_data:
+            return "554 5.6.0 message content rejected"
         self.delivered.append(Delivered(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         return "250 Message accepted for delivery"
 

@@ -65,6 +65,10 @@ def test_bad_addresses_and_missing_settings_exit_2_before_any_connection(tmp_pat
         assert _digest(tmp_path / "no-data", with_user, port, "--to", "lead@example.com") == 2
         err = capsys.readouterr().err
         assert "KAM_TEST_MAIL_PW" in err and "smtp.password_env" in err
+
+        with_ca = _config(tmp_path, f'from = "{SENDER}"\nca_file = "{tmp_path / "missing-ca.pem"}"')
+        assert _digest(tmp_path / "no-data", with_ca, port, "--to", "lead@example.com") == 2
+        assert "setting 'smtp.ca_file': no such file" in capsys.readouterr().err
     assert handler.commands == [] and handler.delivered == []
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import email
 import re
+import socket
+import time
 from email import policy
 
 import pytest
@@ -119,6 +121,33 @@ def test_a_refused_connection_is_a_clear_error_naming_host_and_port():
         send_message(_message(["a@example.com"]), _settings(port), ["a@example.com"], password=None)
     assert f"cannot connect to SMTP server 127.0.0.1:{port}" in str(err.value)
     assert "refused" in str(err.value).lower()
+
+
+def test_a_refused_sender_or_message_quotes_the_server():
+    handler = RecordingHandler(refuse_sender=True)
+    with smtp_server(handler) as port:
+        with pytest.raises(MailError) as err:
+            send_message(_message(["a@example.com"]), _settings(port), ["a@example.com"], password=None)
+    assert f"refused the sender {SENDER}: 553 5.7.1 sender not allowed" in str(err.value)
+    assert "RCPT a@example.com" not in handler.commands and "DATA" not in handler.commands
+
+    handler = RecordingHandler(refuse_data=True)
+    with smtp_server(handler) as port:
+        with pytest.raises(MailError) as err:
+            send_message(_message(["a@example.com"]), _settings(port), ["a@example.com"], password=None)
+    assert "554 5.6.0 message content rejected" in str(err.value) and handler.delivered == []
+
+
+def test_a_server_that_never_answers_times_out_with_a_clear_error():
+    with socket.socket() as silent:  # accepts the connection (the kernel does) but never greets
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        with pytest.raises(MailError) as err:
+            send_message(_message(["a@example.com"]), _settings(port, timeout_seconds=0.5), ["a@example.com"], None)
+    assert time.monotonic() - started < 5
+    assert f"cannot connect to SMTP server 127.0.0.1:{port}" in str(err.value) and "timed out" in str(err.value)
 
 
 def test_a_bad_login_quotes_the_servers_535_and_never_the_password():
