@@ -1,8 +1,9 @@
-"""The `kam` command: demo data, loads, status, quarantine, reports, mapping templates, the programme store, the app.
+"""The `kam` command: demo data, loads, status, quarantine, reports, mapping templates, the programme store, the
+e-mail digest, the app.
 
-Exit codes: 0 success; 1 a check failed (`kam verify`); 2 the input or settings could not be used
-(a whole-file problem, a missing snapshot, a bad option value), with one message naming the file
-and column.
+Exit codes: 0 success; 1 a check failed (`kam verify`) or the digest could not be delivered (`kam digest`);
+2 the input or settings could not be used (a whole-file problem, a missing snapshot, a bad option value),
+with one message naming the file and column.
 """
 
 from __future__ import annotations
@@ -117,6 +118,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only accounts of this KAM owner (repeatable): a KAM's own pack")
     p.add_argument("--key-only", action="store_true", help="only key accounts")
     p.add_argument("--paper", default="a4", choices=["a4", "letter"], help="PDF paper size (default: a4)")
+
+    p = sub.add_parser("digest", parents=[common], help="e-mail the weekly pack: its cover as HTML with inline charts "
+                       "(and as plain text), the pack attached; SMTP server from [smtp] in kam.toml")
+    p.add_argument("--to", action="append", required=True, metavar="ADDR[,ADDR…]",
+                   help="recipients, comma-separated and/or repeated")
+    p.add_argument("--as-of", type=_date, help="figures as of this date (default: latest activity or revenue date)")
+    p.add_argument("--region", action="append", default=[], help="only accounts in this region (repeatable)")
+    p.add_argument("--segment", action="append", default=[], help="only accounts in this segment (repeatable)")
+    p.add_argument("--kam-owner", action="append", default=[], help="only accounts of this KAM owner (repeatable)")
+    p.add_argument("--key-only", action="store_true", help="only key accounts")
+    p.add_argument("--attach", default="pdf", choices=["pdf", "html", "none"],
+                   help="the pack attached as PDF (needs Chromium), HTML, or not at all (default: pdf)")
+    p.add_argument("--paper", default="a4", choices=["a4", "letter"], help="paper size of the PDF (default: a4)")
+    p.add_argument("--smtp-host", help="SMTP server instead of smtp.host of the settings")
+    p.add_argument("--smtp-port", type=int, help="SMTP port instead of smtp.port of the settings")
+    p.add_argument("--subject", help="subject line (default: the pack's, e.g. 'KAM weekly pack 2026-11-20')")
 
     p = sub.add_parser("app", parents=[common], help="start the dashboard (loads the demo data on first run)")
     p.add_argument("--port", type=int, default=8501)
@@ -374,6 +391,87 @@ def cmd_programme(args, data_dir: Path, settings) -> int:
         store.close()
 
 
+def digest_recipients(values: list[str]) -> list[str]:
+    """The addresses of --to (comma-separated and/or repeated), each once, in order; SettingsError for a bad one."""
+    from kam_metrics.mail import is_email_address
+
+    recipients: list[str] = []
+    for value in values:
+        for address in (a.strip() for a in value.split(",")):
+            if not address:
+                continue
+            if not is_email_address(address):
+                raise SettingsError(f"--to: not an e-mail address: {address!r}")
+            if address not in recipients:
+                recipients.append(address)
+    if not recipients:
+        raise SettingsError("--to: no recipient given")
+    return recipients
+
+
+def cmd_digest(args, data_dir: Path, settings) -> int:
+    """Build the pack and the message first (any problem: exit 2, nothing sent), then deliver it (failure: exit 1)."""
+    import dataclasses
+    import tempfile
+
+    from kam_metrics.filters import Filters
+    from kam_metrics.mail import Attachment, MailError, digest_message, header_text, is_email_address, send_message
+
+    recipients = digest_recipients(args.to)
+    smtp = settings.smtp
+    if args.smtp_host is not None:
+        smtp = dataclasses.replace(smtp, host=args.smtp_host)
+    if args.smtp_port is not None:
+        if not 0 < args.smtp_port < 65536:
+            raise SettingsError(f"--smtp-port must be between 1 and 65535, got {args.smtp_port}")
+        smtp = dataclasses.replace(smtp, port=args.smtp_port)
+    if not smtp.from_address:
+        raise SettingsError("no sender address: set `from` in the [smtp] section of kam.toml "
+                            "(e.g. from = \"kam-health@example.com\")")
+    if not is_email_address(smtp.from_address):
+        raise SettingsError(f"setting 'smtp.from' is not an e-mail address: {smtp.from_address!r}")
+    if smtp.ca_file and not Path(smtp.ca_file).is_file():
+        raise SettingsError(f"setting 'smtp.ca_file': no such file {smtp.ca_file!r}")
+    password = None
+    if smtp.user:
+        password = os.environ.get(smtp.password_env)
+        if not password:
+            raise SettingsError(f"smtp.user is {smtp.user!r} but the environment variable {smtp.password_env} "
+                                f"(setting 'smtp.password_env') holding its password is not set")
+
+    from kam_metrics.pack import BrowserMissing, build_pack_for, cover_email, pack_file_name, render_html, render_pdf
+
+    filters = Filters(regions=tuple(args.region), segments=tuple(args.segment), kam_owners=tuple(args.kam_owner),
+                      key_only=args.key_only)
+    pack = build_pack_for(data_dir, settings, as_of=args.as_of, filters=filters)
+    content = cover_email(pack)
+    attachment = None
+    if args.attach == "pdf":
+        name = pack_file_name(pack, "pdf")
+        with tempfile.TemporaryDirectory(prefix="kam-digest-") as tmp:
+            try:
+                render_pdf(pack, Path(tmp) / name, paper={"a4": "A4", "letter": "Letter"}[args.paper])
+            except BrowserMissing as exc:
+                print(f"kam: error: {exc} (or send the pack as HTML: --attach html); nothing was sent",
+                      file=sys.stderr)
+                return 2
+            attachment = Attachment(name, (Path(tmp) / name).read_bytes(), "application/pdf")
+    elif args.attach == "html":
+        attachment = Attachment(pack_file_name(pack, "html"), render_html(pack).encode("utf-8"), "text/html")
+    subject = header_text(args.subject if args.subject is not None else content.subject)
+    msg = digest_message(smtp.from_address, recipients, subject, content.html, content.text, content.images,
+                         attachment)
+    try:
+        send_message(msg, smtp, recipients, password)
+    except MailError as exc:
+        print(f"kam: error: {exc}", file=sys.stderr)
+        return 1
+    attached = (f"attachment {attachment.filename}, {max(1, round(len(attachment.content) / 1024))} KB"
+                if attachment else "no attachment")
+    print(f"Sent '{subject}' to {', '.join(recipients)} ({attached})")
+    return 0
+
+
 def ensure_demo_loaded(data_dir: Path, settings) -> None:
     """First run: write and load the demo export when the data directory has no snapshot."""
     from kam_metrics.load import warehouse
@@ -446,7 +544,7 @@ def cmd_app(args, data_dir: Path, settings) -> int:
 COMMANDS = {
     "demo": cmd_demo, "load": cmd_load, "status": cmd_status, "quarantine": cmd_quarantine, "report": cmd_report,
     "mapping": cmd_mapping, "verify": cmd_verify, "settings": cmd_settings, "programme": cmd_programme,
-    "pack": cmd_pack, "app": cmd_app,
+    "pack": cmd_pack, "digest": cmd_digest, "app": cmd_app,
 }
 
 if __name__ == "__main__":  # pragma: no cover

@@ -37,6 +37,28 @@ class SettingsError(ValueError):
     """A settings file that cannot be used; the message names the file and the key."""
 
 
+SMTP_SECURITY = ("starttls", "ssl", "none")
+ENV_SMTP_PASSWORD = "KAM_SMTP_PASSWORD"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The [smtp] section: where `kam digest` sends its e-mail (TOML key `from` is `from_address`)."""
+
+    host: str = "localhost"
+    port: int = 587
+    from_address: str = ""  # the sender address; `kam digest` refuses to send without it
+    user: str = ""  # empty: no login
+    password_env: str = ENV_SMTP_PASSWORD  # the environment variable holding the password (never the file)
+    security: str = "starttls"  # starttls | ssl | none
+    timeout_seconds: float = 30.0
+    ca_file: str = ""  # a PEM file of certificates to trust instead of the system's (e.g. a private CA)
+
+
+# TOML key -> attribute of SmtpSettings (they are the same but for `from`, a Python keyword).
+_SMTP_KEYS = {("from" if f.name == "from_address" else f.name): f.name for f in dataclasses.fields(SmtpSettings)}
+
+
 def _frozen(d: Mapping[str, float]) -> Mapping[str, float]:
     return MappingProxyType(dict(d))
 
@@ -125,6 +147,8 @@ class Settings:
     # Sign-in (kam_metrics/access.py): [access] role -> e-mails or "@domain"s, [people] e-mail -> kam_owner name
     access: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     people: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # The e-mail digest's server ([smtp] in kam.toml)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -180,6 +204,8 @@ def settings_from_dict(data: Mapping[str, Any], source: str = "settings") -> Set
             raise SettingsError(f"{source}: unknown setting '{key}'")
         if key in ("access", "people"):
             changes[key] = _access_table(key, value, source)
+        elif key == "smtp":
+            changes[key] = _smtp_from_dict(value, source)
         elif key in _MAPPING_KEYS:
             if not isinstance(value, dict):
                 raise SettingsError(f"{source}: setting '{key}' must be a table like [{key}]")
@@ -246,6 +272,30 @@ def _access_table(key: str, value: Any, source: str) -> Mapping[str, Any]:
                 raise SettingsError(f"{source}: setting '{name}' must be a kam_owner name (text)")
             out[sub.strip()] = v
     return MappingProxyType(out)
+def _smtp_from_dict(value: Any, source: str) -> SmtpSettings:
+    if not isinstance(value, dict):
+        raise SettingsError(f"{source}: setting 'smtp' must be a table like [smtp]")
+    types = {f.name: f.type for f in dataclasses.fields(SmtpSettings)}
+    changes: dict[str, Any] = {}
+    for key, v in value.items():
+        if key not in _SMTP_KEYS:
+            raise SettingsError(f"{source}: unknown key 'smtp.{key}' (expected one of {', '.join(_SMTP_KEYS)})")
+        name = _SMTP_KEYS[key]
+        changes[name] = _check_type(f"smtp.{key}", v, {"str": str, "int": int, "float": float}[types[name]], source)
+    smtp = dataclasses.replace(SmtpSettings(), **changes)
+    if smtp.security not in SMTP_SECURITY:
+        raise SettingsError(f"{source}: setting 'smtp.security' must be one of {', '.join(SMTP_SECURITY)}, "
+                            f"got {smtp.security!r}")
+    if not 0 < smtp.port < 65536:
+        raise SettingsError(f"{source}: setting 'smtp.port' must be between 1 and 65535, got {smtp.port}")
+    if smtp.timeout_seconds <= 0:
+        raise SettingsError(f"{source}: setting 'smtp.timeout_seconds' must be above 0")
+    if not smtp.host.strip():
+        raise SettingsError(f"{source}: setting 'smtp.host' must not be empty")
+    if smtp.user and not smtp.password_env.strip():
+        raise SettingsError(f"{source}: setting 'smtp.password_env' must name an environment variable when "
+                            f"'smtp.user' is set")
+    return smtp
 
 
 def load_settings(config: str | Path | None = None, data_dir: str | Path | None = None) -> Settings:
@@ -295,7 +345,10 @@ def settings_toml(settings: Settings | None = None) -> str:
         value = getattr(s, f.name)
         if f.name in ("access", "people"):
             continue
-        if f.name in _MAPPING_KEYS:
+        if f.name == "smtp":
+            tables.append("\n[smtp]")
+            tables += [f"{key} = {_toml_value(getattr(value, name))}" for key, name in _SMTP_KEYS.items()]
+        elif f.name in _MAPPING_KEYS:
             tables.append(f"\n[{f.name}]")
             tables += [f"{k} = {_toml_value(v)}" for k, v in value.items()]
         elif value is None:

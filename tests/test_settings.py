@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kam_metrics.settings import Settings, SettingsError, load_settings, settings_toml
+from kam_metrics.settings import Settings, SettingsError, SmtpSettings, load_settings, settings_toml
 
 
 def test_defaults_are_those_of_metrics_md():
@@ -59,6 +59,13 @@ def test_config_option_wins_over_the_data_dir(tmp_path):
         ('[case_costs]\nhigh = "lots"\n', "setting 'case_costs.high' must be float"),
         ("upload_enabled = 1\n", "setting 'upload_enabled' must be bool"),
         ("not toml at all [\n", "not a valid TOML file"),
+        ('[smtp]\nhots = "mail.example.com"\n', "unknown key 'smtp.hots'"),
+        ('[smtp]\nport = "587"\n', "setting 'smtp.port' must be int, got str '587'"),
+        ("[smtp]\nport = 70000\n", "setting 'smtp.port' must be between 1 and 65535"),
+        ('[smtp]\nsecurity = "tls"\n', "setting 'smtp.security' must be one of starttls, ssl, none, got 'tls'"),
+        ("[smtp]\ntimeout_seconds = 0\n", "setting 'smtp.timeout_seconds' must be above 0"),
+        ('[smtp]\nuser = "kam"\npassword_env = ""\n', "setting 'smtp.password_env' must name an environment"),
+        ('smtp = "mail.example.com"\n', "setting 'smtp' must be a table like [smtp]"),
     ],
 )
 def test_bad_settings_name_the_key(tmp_path, text, message):
@@ -74,4 +81,26 @@ def test_settings_toml_round_trips(tmp_path):
     s = Settings().replace(reporting_currency="USD", keep_snapshots=3)
     path = tmp_path / "kam.toml"
     path.write_text(settings_toml(s))
+    assert load_settings(path) == s
+
+
+def test_smtp_section_reads_its_keys_and_keeps_defaults(tmp_path):
+    path = tmp_path / "kam.toml"
+    path.write_text('[smtp]\nhost = "mail.example.com"\nfrom = "kam@example.com"\nuser = "kam"\n'
+                    'password_env = "MAIL_PW"\nsecurity = "ssl"\nport = 465\ntimeout_seconds = 5\n')
+    smtp = load_settings(path).smtp
+    assert (smtp.host, smtp.port, smtp.from_address, smtp.user) == ("mail.example.com", 465, "kam@example.com", "kam")
+    assert (smtp.password_env, smtp.security, smtp.timeout_seconds) == ("MAIL_PW", "ssl", 5.0)
+    assert smtp.ca_file == ""  # not given: its default
+    defaults = Settings().smtp
+    assert (defaults.host, defaults.port, defaults.security, defaults.password_env, defaults.from_address) == (
+        "localhost", 587, "starttls", "KAM_SMTP_PASSWORD", "")
+
+
+def test_smtp_section_round_trips_with_from_as_its_toml_key(tmp_path):
+    s = Settings().replace(smtp=SmtpSettings(host="mx.example.org", from_address="kam@example.org", security="none"))
+    text = settings_toml(s)
+    assert '\n[smtp]\nhost = "mx.example.org"\nport = 587\nfrom = "kam@example.org"\n' in text
+    path = tmp_path / "kam.toml"
+    path.write_text(text)
     assert load_settings(path) == s
