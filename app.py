@@ -3,7 +3,7 @@
 import streamlit as st
 
 from kam_metrics import metrics
-from kam_metrics.app import charts, programme_ui, widgets
+from kam_metrics.app import charts, pack_ui, programme_ui, widgets
 from kam_metrics.app.frame import data_status_line, open_account, page
 from kam_metrics.app.subsets import key_accounts
 from kam_metrics.app.views import weekly_review
@@ -17,6 +17,7 @@ data_status_line(view)
 programme_ui.actor_input()
 
 widgets.kpi_tiles(weekly_review.programme_tiles(view), columns=4)
+pack_ui.weekly_pack_download(view)
 
 accounts = view.metric(metrics.account_metrics)
 key_account_rows = key_accounts(accounts)

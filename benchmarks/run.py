@@ -46,6 +46,8 @@ TARGETS = {
     "overlay_extra_s": 0.02,
     "page_s": 2.0,
     "app_peak_bytes": 1.5 * GIB,
+    "pack_demo_s": 10.0,
+    "pack_s": 60.0,
 }
 
 
@@ -190,6 +192,13 @@ def evaluate(result: dict) -> list[dict]:
         extra = am and am["overlay_warm_s"] - am["plain_warm_s"]
         add("the store's overlay adds under 20 ms to account_metrics (warm)", extra, TARGETS["overlay_extra_s"],
             extra is not None and extra < TARGETS["overlay_extra_s"], "s")
+    pack = result.get("pack")
+    if pack is not None:
+        demo, scaled = pack["demo"].get("total_s"), pack["scale"].get("total_s")
+        add("HTML pack of the demo under 10 s", demo, TARGETS["pack_demo_s"],
+            demo is not None and demo < TARGETS["pack_demo_s"], "s")
+        add("HTML pack at the bench scale under 60 s", scaled, TARGETS["pack_s"],
+            scaled is not None and scaled < TARGETS["pack_s"], "s")
     programme = result.get("programme")
     if programme is not None:
         by_backend = {b["backend"]: b for b in programme.get("backends", [])}
@@ -289,6 +298,17 @@ def markdown(result: dict) -> str:
             from benchmarks.bench_programme import markdown as programme_markdown
 
             lines.append(programme_markdown(programme))
+    pack = result.get("pack")
+    if pack is not None:
+        lines += ["", "### Weekly pack (HTML, charts by Chromium)", "",
+                  "| data | accounts | key accounts | charts | build | render | total |", "|---|---|---|---|---|---|---|"]
+        for label, r in (("demo", pack["demo"]), ("bench scale", pack["scale"])):
+            if r.get("error"):
+                lines.append(f"| {label} | failed: {r['error'].splitlines()[-1][:150]} | | | | | |")
+            else:
+                lines.append(f"| {label} | {r['accounts']:,} | {r['key_accounts']:,} | {r['charts']}"
+                             f"{'' if r['chromium'] else ' (no Chromium: notes)'} | {_fmt_s(r['build_s'])} | "
+                             f"{_fmt_s(r['render_s'])} | {_fmt_s(r['total_s'])} |")
     pages = result.get("pages")
     if pages is not None:
         lines += ["", "### Pages (AppTest, one process)", "", "| page | first render | second render | errors |",
@@ -342,6 +362,8 @@ def run(scale: float, out: Path, work: Path, repeat: int, metric_repeat: int, pa
                             "metrics", functions=[], accounts=0, as_of="n/a", repeat=metric_repeat)
     overlay = _child_result([py, "-m", "benchmarks.bench_overlay", str(data_dir)], "overlay", functions=[])
     programme = _child_result([py, "-m", "benchmarks.bench_programme"], "programme store", backends=[])
+    pack = {"demo": _child_result([py, "-m", "benchmarks.bench_pack", "--demo"], "weekly pack (demo)", total_s=None),
+            "scale": _child_result([py, "-m", "benchmarks.bench_pack", str(data_dir)], "weekly pack", total_s=None)}
     page_result = None
     if pages:
         page_result = _child_result([py, "-m", "benchmarks.suite_pages", str(data_dir)], "pages", pages=[],
@@ -349,7 +371,7 @@ def run(scale: float, out: Path, work: Path, repeat: int, metric_repeat: int, pa
     result = {
         "scale": scale, "started_at": started.isoformat(), "finished_at": datetime.now(timezone.utc).isoformat(),
         "machine": info, "generate": generate, "load": load, "metrics": metrics, "overlay": overlay, "programme": programme,
-        "pages": page_result,
+        "pack": pack, "pages": page_result,
     }
     result["targets"] = evaluate(result)
     out.mkdir(parents=True, exist_ok=True)

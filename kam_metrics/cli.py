@@ -107,6 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--format", default="csv", choices=["csv", "json"])
     m.add_argument("--out", help="write to this file instead of standard output")
 
+    p = sub.add_parser("pack", parents=[common], help="the weekly pack: the Weekly review and one page per key account, "
+                       "as one HTML file or a PDF (the PDF and the charts need Debian's chromium)")
+    p.add_argument("--out", required=True, help="FILE.html (self-contained) or FILE.pdf")
+    p.add_argument("--as-of", type=_date, help="figures as of this date (default: latest activity or revenue date)")
+    p.add_argument("--region", action="append", default=[], help="only accounts in this region (repeatable)")
+    p.add_argument("--segment", action="append", default=[], help="only accounts in this segment (repeatable)")
+    p.add_argument("--kam-owner", action="append", default=[],
+                   help="only accounts of this KAM owner (repeatable): a KAM's own pack")
+    p.add_argument("--key-only", action="store_true", help="only key accounts")
+    p.add_argument("--paper", default="a4", choices=["a4", "letter"], help="PDF paper size (default: a4)")
+
     p = sub.add_parser("digest", parents=[common], help="e-mail the weekly pack: its cover as HTML with inline charts "
                        "(and as plain text), the pack attached; SMTP server from [smtp] in kam.toml")
     p.add_argument("--to", action="append", required=True, metavar="ADDR[,ADDR…]",
@@ -473,6 +484,37 @@ def ensure_demo_loaded(data_dir: Path, settings) -> None:
     print(report.as_text())
 
 
+def cmd_pack(args, data_dir: Path, settings) -> int:
+    import time
+
+    from kam_metrics.filters import Filters
+    from kam_metrics.pack import BrowserMissing, build_pack_for, render_html, render_pdf
+
+    out = Path(args.out)
+    kind = out.suffix.lower().lstrip(".")
+    if kind not in ("html", "pdf"):
+        print(f"kam: error: --out {out}: the file name must end in .html or .pdf", file=sys.stderr)
+        return 2
+    filters = Filters(regions=tuple(args.region), segments=tuple(args.segment), kam_owners=tuple(args.kam_owner),
+                      key_only=args.key_only)
+    started = time.perf_counter()
+    pack = build_pack_for(data_dir, settings, as_of=args.as_of, filters=filters)
+    if kind == "html":
+        out.write_text(render_html(pack), encoding="utf-8")
+        pages = None
+    else:
+        try:
+            pages = render_pdf(pack, out, paper="Letter" if args.paper == "letter" else "A4")
+        except BrowserMissing as exc:
+            print(f"kam: error: {exc}", file=sys.stderr)
+            return 2
+    seconds = time.perf_counter() - started
+    what = f"{pages} pages, " if pages is not None else ""
+    print(f"Wrote {out}: weekly pack as of {pack.as_of.isoformat()}, {what}{len(pack.accounts)} key account"
+          f"{'s' if len(pack.accounts) != 1 else ''}, {seconds:.1f} s")
+    return 0
+
+
 def cmd_app(args, data_dir: Path, settings) -> int:
     if not args.no_demo:
         ensure_demo_loaded(data_dir, settings)
@@ -490,7 +532,7 @@ def cmd_app(args, data_dir: Path, settings) -> int:
 COMMANDS = {
     "demo": cmd_demo, "load": cmd_load, "status": cmd_status, "quarantine": cmd_quarantine, "report": cmd_report,
     "mapping": cmd_mapping, "verify": cmd_verify, "settings": cmd_settings, "programme": cmd_programme,
-    "digest": cmd_digest, "app": cmd_app,
+    "pack": cmd_pack, "digest": cmd_digest, "app": cmd_app,
 }
 
 if __name__ == "__main__":  # pragma: no cover

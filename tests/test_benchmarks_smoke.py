@@ -100,16 +100,16 @@ def test_the_markdown_has_every_section_with_numbers(suite):
     _, result, markdown, _ = suite
     sections = re.split(r"^### ", markdown, flags=re.M)
     titles = [s.split("\n", 1)[0] for s in sections[1:]]
-    for title in ("Load", "kam load per table", "Metrics engine", "Programme store overlay", "Programme store saves", "Pages",
-                  "Targets"):
+    for title in ("Load", "kam load per table", "Metrics engine", "Programme store overlay", "Programme store saves",
+                  "Weekly pack", "Pages", "Targets"):
         matching = [s for t, s in zip(titles, sections[1:]) if t.startswith(title)]
         assert matching, f"section {title!r} missing: {titles}"
         assert NUMBER.search(matching[0]) or re.search(r"\| \d", matching[0]), title
     assert "Snapshot on disk:" in markdown and "App process peak memory:" in markdown
     targets = {c["target"] for c in result["targets"]}
     # generation, load vs peer, load vs floor, peak, metrics, health history, score check cold and what-if,
-    # overlay, store saves (SQLite, PostgreSQL), pages, app
-    assert len(targets) == 13
+    # overlay, store saves (SQLite, PostgreSQL), weekly pack (demo, bench scale), pages, app
+    assert len(targets) == 15
     assert all(isinstance(c["met"], bool) for c in result["targets"])
     assert markdown.count("| yes |") + markdown.count("| no |") == len(targets)
 
@@ -128,3 +128,16 @@ def test_the_overlay_is_timed_against_the_plain_snapshot(suite):
     functions = {f["function"]: f for f in result["overlay"]["functions"]}
     assert set(functions) == {"account_metrics", "programme_kpis"} and result["overlay"]["records"] > 0
     assert all(f["plain_warm_s"] > 0 and f["overlay_warm_s"] > 0 for f in functions.values())
+
+
+def test_the_weekly_pack_is_timed_on_the_demo_and_the_bench_scale(suite):
+    from kam_metrics.generators.scale import scale_row_counts
+
+    _, result, _, _ = suite
+    demo, scaled = result["pack"]["demo"], result["pack"]["scale"]
+    for r in (demo, scaled):
+        assert "error" not in r, r
+        assert 0 < r["build_s"] < r["total_s"] and r["render_s"] > 0 and r["html_bytes"] > 0
+        assert r["charts"] > r["key_accounts"] > 0
+    assert demo["accounts"] == 300 and demo["key_accounts"] == 17
+    assert scaled["accounts"] == scale_row_counts(SCALE)["accounts"]

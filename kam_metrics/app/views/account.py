@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Iterable
 
 import polars as pl
 import streamlit as st
@@ -15,7 +14,7 @@ from kam_metrics.app.subsets import pick, rows_for
 from kam_metrics.app.widgets import Kpi, account_choices, kpi, md, metric_help
 from kam_metrics.filters import NO_FILTERS
 from kam_metrics.metrics.scoring import account_relationship_penalties
-from kam_metrics.settings import Settings
+from kam_metrics.app.views.plain import account_flags  # noqa: F401 - pure, shared with the weekly pack
 
 _PICK = "kam_account_pick"
 _PICK_SEEN = "kam_account_seen"
@@ -52,31 +51,6 @@ def account_heading(profile: dict) -> tuple[str, str]:
         if profile.get(column):
             parts.append(f"{label}: {profile[column]}")
     return md(profile.get("account_name") or profile["account_id"]), md(f"{profile['account_id']} · " + " · ".join(parts))
-
-
-def account_flags(row: dict, settings: Settings, present: Iterable[str] = ("contacts", "reviews", "wallet")) -> list[str]:
-    """Plain-language warnings about the account (champion left or quiet, single-threaded, overdue, value-destroying).
-
-    `present`: the contract tables the export has; a flag whose table is missing is not raised.
-    """
-    present = set(present)
-    flags = []
-    if row.get("champion_left"):
-        flags.append(f"A champion or decision maker left in the last {settings.champion_left_days} days.")
-    if row.get("champion_quiet"):
-        flags.append(f"An active champion has had no activity for {settings.champion_quiet_days} days.")
-    if row.get("single_threaded") and "contacts" in present:
-        flags.append(f"Single-threaded: fewer than {settings.multithread_min_contacts} engaged contacts in the last 90 days.")
-    if row.get("is_key_account") and row.get("cadence_status") == "overdue" and "reviews" in present:
-        flags.append("Plan cadence overdue: no 90-day plan in the last 90 days and no review in the last 30.")
-    if (row.get("net_contribution_ttm") or 0) < 0:
-        flags.append("Destroys value: the cost to serve exceeds the gross margin over the last 12 months.")
-    if (row.get("engagement_trend_pct") or 0) <= -50:
-        flags.append(f"Engagement collapsing: weighted touches down {abs(row['engagement_trend_pct']):.0f}% "
-                     "against the prior 90 days.")
-    if row.get("is_share_of_wallet_above_1") and "wallet" in present:
-        flags.append("Revenue exceeds the wallet estimate (share of wallet above 100 %): check wallet.csv.")
-    return flags
 
 
 INSUFFICIENT = "insufficient_data"

@@ -15,6 +15,7 @@ from kam_metrics.metrics.score_check import (
     HORIZON_DAYS, check_dates, checked_weights, score_check_false_alarms, score_check_hits, score_check_misses,
 )
 from kam_metrics.settings import HEALTH_COMPONENTS, Settings
+from kam_metrics.app.views.plain import verdict_text  # noqa: F401 - pure, shared with the weekly pack
 
 #: The slider range of a health weight on the page (the settings accept any number ≥ 0).
 WEIGHT_MAX = 100
@@ -106,23 +107,6 @@ def score_check_tiles(summary: Mapping, baseline: Mapping | None = None) -> list
             help=metric_help("pairs", f"{summary['pairs_insufficient_data']:,} more had too little data for a "
                                       "health score (insufficient_data) and are not counted.")),
     ]
-
-
-def verdict_text(summary: Mapping) -> str | None:
-    """The check in one plain sentence: whether red or amber accounts shrank more often than the rest."""
-    lift, recall = summary["warning_lift"], summary["warning_recall"]
-    if lift is None:
-        return None
-    caught = "" if recall is None else (f" {formatting.format_ratio(recall, decimals=0)} of the account-months that "
-                                        "shrank had been red or amber.")
-    if lift >= 1.5:
-        return (f"Red or amber accounts shrank {lift:.1f}× as often as accounts overall: the warning carries "
-                f"information.{caught}")
-    if lift >= 1.1:
-        return (f"Red or amber accounts shrank somewhat more often than accounts overall ({lift:.2f}×): a weak "
-                f"warning.{caught}")
-    return (f"Red or amber accounts shrank about as often as accounts overall ({lift:.2f}×): on this data the band "
-            f"does not warn of shrinking revenue. Compare other weights below and read the misses.{caught}")
 
 
 def no_pairs_message(summary: Mapping, as_of: date) -> str | None:

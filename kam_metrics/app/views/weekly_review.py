@@ -13,6 +13,7 @@ from kam_metrics.app.formatting import format_metric
 from kam_metrics.app.frame import View
 from kam_metrics.app.subsets import kpi_values, pick, with_names
 from kam_metrics.app.widgets import DELTA_NOTE, WEEK, Kpi, kpi, metric_help
+from kam_metrics.app.views.plain import mover_title  # noqa: F401 - pure, shared with the weekly pack
 from kam_metrics.metrics import portfolio, queries
 
 def programme_tiles(view: View) -> list[Kpi]:
@@ -102,12 +103,6 @@ def health_movement(view: View, date_from: date) -> pl.DataFrame:
 def health_movers(movement: pl.DataFrame, accounts: pl.DataFrame, limit: int = 5) -> pl.DataFrame:
     """The accounts whose health changed most between the two dates (portfolio.health_movers), with their names."""
     return with_names(portfolio.health_movers(movement, accounts, limit=limit), accounts)
-
-
-def mover_title(mover: dict) -> str:
-    """'Name: 61.0 → 55.5 (−5.5)' for one row of health_movers."""
-    return (f"{mover['account_name']}: {format_metric('health', mover['health_from'])} → "
-            f"{format_metric('health', mover['health_to'])} ({formatting.format_number(mover['health_change'], signed=True)})")
 
 
 def components_only(movement: pl.DataFrame, account_id: str) -> pl.DataFrame:
