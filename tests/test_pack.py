@@ -303,6 +303,12 @@ def test_hostile_crm_text_stays_inert_in_the_pack(tmp_path, no_chromium):
     assert "&lt;script&gt;" in document and "<script>" not in document
     key_names = [p.account_name for p in pack.accounts]
     assert HOSTILE_NAME in key_names and set(names.values()) & set(key_names)
+    # A hostile KAM owner in the filters: the e-mail's plain text and subject carry it as text only.
+    owned = build_pack_for(data_dir, load_settings(data_dir=data_dir), filters=Filters(kam_owners=(HOSTILE_NAME,)))
+    email = cover_email(owned)
+    for part in (email.text, email.subject):
+        assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", part)
+    assert HOSTILE_NAME.replace("\u202e", "") in email.text
 
 
 # ---------------------------------------------------------------- the app

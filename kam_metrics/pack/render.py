@@ -470,7 +470,8 @@ class EmailContent:
 
 def _text_lines(pack: Pack) -> list[str]:
     cur = pack.currency
-    lines = [stamp_text(pack), f"Filters: {filters_text(pack)}", f"Snapshot {pack.status.load_id}", "",
+    lines = [stamp_text(pack), f"Filters: {formatting.safe_text(filters_text(pack), max_length=300)}",
+             f"Snapshot {pack.status.load_id}", "",
              "Programme KPIs (change vs 7 days earlier):"]
     for t in pack.tiles:
         change = format_metric_delta(FORMAT_AS.get(t.key, t.key), t.change, cur)
