@@ -15,6 +15,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from kam_metrics import access
 from kam_metrics.load.importers.base import LoadError
 from kam_metrics.settings import (
     DEFAULT_REPORTING_CURRENCY, ENV_DATA_DIR, SettingsError, load_settings, resolve_data_dir,
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("app", parents=[common], help="start the dashboard (loads the demo data on first run)")
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--no-demo", action="store_true", help="do not load the demo export when there is no snapshot")
+    p.add_argument("--require-login", action="store_true",
+                   help="refuse to start unless sign-in ([auth] in secrets.toml) and roles ([access]) are configured")
     return parser
 
 
@@ -376,14 +379,23 @@ def ensure_demo_loaded(data_dir: Path, settings) -> None:
 
 
 def cmd_app(args, data_dir: Path, settings) -> int:
+    secrets = access.secrets_files(data_dir, REPO_ROOT)
+    env = dict(os.environ, **{ENV_DATA_DIR: str(Path(data_dir).resolve())})
+    env.pop(access.ENV_REQUIRE_LOGIN, None)
+    if args.require_login:
+        problems = access.require_login_problems(secrets, settings)
+        if problems:
+            print("kam: error: --require-login: " + "; ".join(problems), file=sys.stderr)
+            return 2
+        env[access.ENV_REQUIRE_LOGIN] = "1"
     if not args.no_demo:
         ensure_demo_loaded(data_dir, settings)
-    env = dict(os.environ, **{ENV_DATA_DIR: str(Path(data_dir).resolve())})
     if args.config:
         env["KAM_CONFIG"] = str(Path(args.config).resolve())
     cmd = [
         sys.executable, "-m", "kam_metrics.app.serve", str(REPO_ROOT / "app.py"),  # `streamlit run`, preloaded
         "--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        *[arg for path in secrets for arg in ("--secrets.files", str(path))],  # Streamlit's own, then the data dir's
     ]
     print(f"KAM Health on http://localhost:{args.port}  (data: {data_dir})", flush=True)
     return subprocess.call(cmd, cwd=REPO_ROOT, env=env)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +122,9 @@ class Settings:
     # The programme store (plans, reviews, goals, actions, wallet, profiles, contact roles, notes): None is
     # <data_dir>/programme.sqlite; a file path (relative to the data directory) or a postgresql:// URL.
     programme_store: str | None = None
+    # Sign-in (kam_metrics/access.py): [access] role -> e-mails or "@domain"s, [people] e-mail -> kam_owner name
+    access: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    people: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -174,7 +178,9 @@ def settings_from_dict(data: Mapping[str, Any], source: str = "settings") -> Set
     for key, value in data.items():
         if key not in types:
             raise SettingsError(f"{source}: unknown setting '{key}'")
-        if key in _MAPPING_KEYS:
+        if key in ("access", "people"):
+            changes[key] = _access_table(key, value, source)
+        elif key in _MAPPING_KEYS:
             if not isinstance(value, dict):
                 raise SettingsError(f"{source}: setting '{key}' must be a table like [{key}]")
             merged = dict(getattr(defaults, key))
@@ -208,6 +214,38 @@ def settings_from_dict(data: Mapping[str, Any], source: str = "settings") -> Set
     if settings.keep_snapshots < 1:
         raise SettingsError(f"{source}: setting 'keep_snapshots' must be at least 1")
     return settings
+
+
+#: The roles of [access], highest first (kam_metrics/access.py).
+ACCESS_ROLES = ("admin", "champion", "leadership", "kam", "viewer")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+_DOMAIN = re.compile(r"@[^@\s]+")
+
+
+def _access_table(key: str, value: Any, source: str) -> Mapping[str, Any]:
+    """[access] (each role a list of e-mails or "@domain"s) or [people] (e-mail = kam_owner name), checked."""
+    if not isinstance(value, dict):
+        raise SettingsError(f"{source}: setting '{key}' must be a table like [{key}]")
+    out: dict[str, Any] = {}
+    for sub, v in value.items():
+        name = f"{key}.{sub}"
+        if key == "access":
+            if sub not in ACCESS_ROLES:
+                raise SettingsError(f"{source}: unknown key '{name}' (expected one of {', '.join(ACCESS_ROLES)})")
+            if not isinstance(v, list) or not all(isinstance(e, str) for e in v):
+                raise SettingsError(f"{source}: setting '{name}' must be a list of e-mails or \"@domain\"s")
+            for entry in v:
+                if not (_EMAIL.fullmatch(entry.strip()) or _DOMAIN.fullmatch(entry.strip())):
+                    raise SettingsError(f"{source}: setting '{name}': {entry!r} is neither an e-mail nor "
+                                        "\"@domain\"")
+            out[sub] = tuple(e.strip() for e in v)
+        else:
+            if not _EMAIL.fullmatch(sub.strip()):
+                raise SettingsError(f"{source}: setting '{name}': the key must be an e-mail")
+            if not isinstance(v, str) or not v.strip():
+                raise SettingsError(f"{source}: setting '{name}' must be a kam_owner name (text)")
+            out[sub.strip()] = v
+    return MappingProxyType(out)
 
 
 def load_settings(config: str | Path | None = None, data_dir: str | Path | None = None) -> Settings:
@@ -255,6 +293,8 @@ def settings_toml(settings: Settings | None = None) -> str:
     tables = []
     for f in dataclasses.fields(Settings):
         value = getattr(s, f.name)
+        if f.name in ("access", "people"):
+            continue
         if f.name in _MAPPING_KEYS:
             tables.append(f"\n[{f.name}]")
             tables += [f"{k} = {_toml_value(v)}" for k, v in value.items()]
@@ -263,7 +303,24 @@ def settings_toml(settings: Settings | None = None) -> str:
             lines.append(f"# {f.name} = {example}  (not set: {UNSET_MEANING.get(f.name, 'its default')})")
         else:
             lines.append(f"{f.name} = {_toml_value(value)}")
-    return "\n".join(lines + tables) + "\n"
+    return "\n".join(lines + tables + _access_tables(s)) + "\n"
+
+
+def _access_tables(s: Settings) -> list[str]:
+    """[access] and [people] as TOML lines (a commented example when not set)."""
+    out = ["\n# Sign-in roles (README \"Sign-in and roles\"): each a list of e-mails or \"@domain\"s."]
+    if not s.access:
+        out += ["# [access]", '# admin = ["it@example.com"]', '# kam = ["@example.com"]']
+    else:
+        out.append("[access]")
+        out += [f"{role} = [{', '.join(_toml_value(e) for e in entries)}]" for role, entries in s.access.items()]
+    out.append("\n# The kam_owner name of each KAM's e-mail.")
+    if not s.people:
+        out += ["# [people]", '# "ana@example.com" = "Ana Grünewald"']
+    else:
+        out.append("[people]")
+        out += [f"{_toml_value(email)} = {_toml_value(name)}" for email, name in s.people.items()]
+    return out
 
 
 def _toml_value(v: Any) -> str:

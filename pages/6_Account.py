@@ -23,9 +23,9 @@ view = page("Account", ":material/domain:")
 all_accounts = with_pipeline(view, view.metric(metrics.account_metrics, filters=NO_FILTERS), filters=NO_FILTERS)
 filtered = view.metric(metrics.account_metrics)
 default = ids(key_accounts(filtered))[0] if ids(key_accounts(filtered)) else None
-account_id = account.choose_account(all_accounts, default=default)
+account_id = account.choose_account(all_accounts, default=default, view=view)
 if account_id is None:
-    widgets.empty("No accounts in this snapshot.")
+    widgets.empty("No accounts in this snapshot." if view.access.sees_all else "No account of yours in this snapshot.")
     st.stop()
 
 profile = view.query(queries.account_profile, account_id)

@@ -13,6 +13,7 @@ view = page(
             "read, loaded, quarantined or skipped, and the quarantined rows with their reasons.",
     require_snapshot=False,
 )
+data.sign_in_status()
 if view is None:
     st.subheader("Load an export")
     data.upload_section()
@@ -44,6 +45,10 @@ widgets.table(view.query(queries.load_history), key="data_history", file_name="l
 st.subheader("Quarantine")
 if view.status.quarantined_rows == 0:
     st.success("No row was quarantined in this load.", icon=":material/check_circle:")
+elif not view.access.may_see_quarantine_rows:
+    st.caption(data.QUARANTINE_WHO)
+    widgets.table(data.quarantine_counts(view), key="data_quarantine_counts", file_name="quarantine_counts",
+                  link_accounts=False)
 else:
     table_choice, reason_choice = data.quarantine_filters(view)
     rows = view.query(queries.quarantine, table_choice, reason_choice)

@@ -27,8 +27,10 @@ from typing import Any, Callable, Mapping, TypeVar
 import duckdb
 import streamlit as st
 
+from kam_metrics import access as access_rules
 from kam_metrics import metrics
-from kam_metrics.app import formatting
+from kam_metrics.access import Access
+from kam_metrics.app import auth, formatting
 from kam_metrics.app.formatting import escape_markdown
 from kam_metrics.filters import Filters
 from kam_metrics.load import warehouse
@@ -206,6 +208,16 @@ class View:
     default_as_of: date
     settings_fingerprint: str = field(default="")
     source_key: str = field(default="")  # the snapshot with the programme store (source_key); "" = the snapshot
+    access: Access = field(default=access_rules.LOCAL)  # who is looking: every read is narrowed to their scope
+
+    @property
+    def scope(self) -> Filters:
+        """Every account they may see (no other filter): what a page passes for "all accounts"."""
+        return self.access.scope_filters(Filters())
+
+    def scoped(self, filters: Filters | None) -> Filters:
+        """The filters (the view's when None) narrowed to what they may see."""
+        return self.access.scope_filters(self.filters if filters is None else filters)
 
     @property
     def source(self) -> str:
@@ -233,8 +245,7 @@ class View:
                **kwargs) -> _R:
         """A metrics-engine function (e.g. metrics.account_metrics) at as_of for the filters, cached."""
         return _cached_call(
-            self.source, qualified_name(function),
-            (as_of or self.as_of, self.filters if filters is None else filters),
+            self.source, qualified_name(function), (as_of or self.as_of, self.scoped(filters)),
             tuple(sorted(kwargs.items())), self.settings_fingerprint, function, self.settings,
         )
 
@@ -243,7 +254,7 @@ class View:
         """Why health moved between two dates (metrics.health_movement), cached."""
         return _cached_call(
             self.source, qualified_name(metrics.health_movement),
-            (date_from, date_to, self.filters if filters is None else filters),
+            (date_from, date_to, self.scoped(filters)),
             (("account_id", account_id),), self.settings_fingerprint, metrics.health_movement, self.settings,
         )
 
@@ -251,7 +262,7 @@ class View:
         """The score check's pairs (metrics.score_check_pairs) at as_of for the filters, scored with the settings'
         health weights or `weights` ("what if"); the inputs are read once and cached, each re-scoring too."""
         key = None if weights is None else tuple(sorted((k, float(v)) for k, v in weights.items()))
-        return _cached_score_check(self.source, self.as_of, self.filters, self.settings_fingerprint, key,
+        return _cached_score_check(self.source, self.as_of, self.scoped(None), self.settings_fingerprint, key,
                                    self.settings)
 
     def query(self, function: Callable[..., _R], *args, with_settings: bool = False, **kwargs) -> _R:
@@ -337,10 +348,15 @@ def _option_text(value: Any) -> str:
     return formatting.safe_text(value, max_length=80)
 
 
-def _sidebar_filters(view_seed: dict) -> tuple[date, Filters]:
+def _sidebar_filters(view_seed: dict, user: Access = access_rules.LOCAL) -> tuple[date, Filters]:
     options, bounds, default_as_of = view_seed["options"], view_seed["bounds"], view_seed["default_as_of"]
+    if not user.sees_all:  # a KAM picks among their own owners only, preset to them (a URL's others are ignored)
+        options = options | {"kam_owners": access_rules.owners_in_scope(user, options["kam_owners"])}
     _init_filter_state(options, bounds)
     state = st.session_state
+    if not user.sees_all:
+        mine = [o for o in state.get(_STATE + "kam_owners") or [] if o in options["kam_owners"]]
+        state[_STATE + "kam_owners"] = mine or list(options["kam_owners"])
     as_of = state.get(_STATE + "as_of") or default_as_of
     state[_WIDGET + "as_of"] = as_of
     for name in ("regions", "segments", "kam_owners", "key_only"):
@@ -367,7 +383,7 @@ def _sidebar_filters(view_seed: dict) -> tuple[date, Filters]:
         regions=tuple(state[_STATE + "regions"]), segments=tuple(state[_STATE + "segments"]),
         kam_owners=tuple(state[_STATE + "kam_owners"]), key_only=bool(state[_STATE + "key_only"]),
     )
-    return as_of, filters
+    return as_of, user.scope_filters(filters)
 
 
 def _navigation() -> None:
@@ -412,6 +428,7 @@ def page(title: str, icon: str = ":material/monitoring:", *, caption: str | None
     Without a snapshot the page says how to load one and stops, or (require_snapshot=False) returns None.
     """
     st.set_page_config(page_title=f"{title} · KAM Health", page_icon=icon, layout="wide")
+    auth.sign_in_gate()  # signed in (or sign-in not configured) before anything else
     _navigation()
     data_dir = resolve_data_dir()
     try:
@@ -420,8 +437,10 @@ def page(title: str, icon: str = ":material/monitoring:", *, caption: str | None
         st.title(title)
         st.error(f"The settings file cannot be used: {escape_markdown(exc)}", icon=":material/error:")
         st.stop()
+    user = auth.current_access(settings)  # a person without a role stops here, before any data is read
     snapshot = warehouse.current_snapshot_path(data_dir)
     if snapshot is None:
+        auth.sidebar_user(user)
         _no_snapshot(title, data_dir)
         if require_snapshot:
             st.stop()
@@ -430,10 +449,13 @@ def page(title: str, icon: str = ":material/monitoring:", *, caption: str | None
     location = programme_store_location(settings, data_dir)
     source = source_key(snapshot_path, location, store_event(location))
     seed = _snapshot_seed(source, date.today())
-    as_of, filters = _sidebar_filters(seed)
+    user = auth.current_access(settings, seed["options"]["kam_owners"])
+    auth.sidebar_user(user)
+    as_of, filters = _sidebar_filters(seed, user)
     status: queries.SnapshotStatus = seed["status"]
     view = View(snapshot_path=snapshot_path, as_of=as_of, filters=filters, settings=settings, status=status,
-                default_as_of=seed["default_as_of"], settings_fingerprint=settings_key(settings), source_key=source)
+                default_as_of=seed["default_as_of"], settings_fingerprint=settings_key(settings), source_key=source,
+                access=user)
     st.title(title)
     if caption:
         st.caption(caption)
@@ -450,7 +472,8 @@ def page(title: str, icon: str = ":material/monitoring:", *, caption: str | None
 def _filter_summary(view: View) -> None:
     parts = [f"as of **{view.as_of.isoformat()}**" + (" (time travel)" if view.as_of != view.default_as_of else "")]
     f = view.filters
-    for label, values in (("region", f.regions), ("segment", f.segments), ("owner", f.kam_owners)):
+    owners = tuple(o for o in f.kam_owners if o != access_rules.NO_OWNER)
+    for label, values in (("region", f.regions), ("segment", f.segments), ("owner", owners)):
         if values:
             parts.append(f"{label}: {escape_markdown(', '.join(values))}")
     if f.key_only:

@@ -22,13 +22,13 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import polars as pl
 import streamlit as st
 
 from kam_metrics import metrics
-from kam_metrics.app import widgets
+from kam_metrics.app import auth, widgets
 from kam_metrics.app.formatting import escape_markdown, safe_text
 from kam_metrics.app.frame import View, current_settings
 from kam_metrics.app.views import actions as action_views
@@ -44,6 +44,9 @@ ACTOR_LABEL = "Your name (for the change log)"
 NAME_NEEDED = ("Give your name in the sidebar (“Your name (for the change log)”) before saving: every change "
                "records who made it. Nothing was saved.")
 ACTOR_MAX_CHARS = 200
+RECORD_WHO = ("Plans, reviews, notes and actions on an account are recorded by its KAM, the programme champion or "
+              "an admin; you can read them here.")
+GOALS_WHO = "Programme goals are created and edited by the programme champion or an admin."
 #: Open actions listed with their buttons (the rest are counted).
 ACTIONS_SHOWN = 50
 ATTITUDES = {-2: "−2 opponent", -1: "−1 critical", 0: "0 neutral", 1: "+1 supporter", 2: "+2 mentor"}
@@ -119,9 +122,12 @@ def _record(table: str, record_id: str):
 def current_actor() -> str | None:
     """Who makes a change, or None when not known yet.
 
-    The one place sign-in replaces: when sign-in is configured, return the signed-in user's name (st.user).
-    Until then, the name the user gave once per session in the sidebar.
+    With sign-in configured, the signed-in user's e-mail (st.user); without it, the name the user gave once per
+    session in the sidebar.
     """
+    if auth.is_auth_configured():
+        user = auth.signed_in_user()
+        return str(user["email"]).strip() if user else None
     name = st.session_state.get(_ACTOR) or st.session_state.get(_ACTOR_WIDGET) or ""
     name = str(name).strip()
     return name or None
@@ -132,7 +138,10 @@ def _copy_actor() -> None:
 
 
 def actor_input() -> None:
-    """The sidebar's name field (once per page); the name is kept for the session across pages."""
+    """The sidebar's name field (once per page; none when signed in); the name is kept for the session across
+    pages."""
+    if auth.is_auth_configured():
+        return
     st.session_state[_ACTOR_WIDGET] = st.session_state.get(_ACTOR, "")
     with st.sidebar:
         st.text_input(ACTOR_LABEL, key=_ACTOR_WIDGET, max_chars=ACTOR_MAX_CHARS, on_change=_copy_actor,
@@ -433,8 +442,9 @@ def _redate(form: str, key: str, action_id: str, version: int) -> None:
 
 
 def actions_list(form: str, actions: pl.DataFrame, *, names: Mapping[str, str] | None = None,
-                 empty_text: str = "No open actions.") -> None:
-    """Open actions, overdue first, each with a new due date and Complete."""
+                 empty_text: str = "No open actions.", may_edit: Callable[[Mapping[str, Any]], bool] | None = None
+                 ) -> None:
+    """Open actions, overdue first, each with a new due date and Complete (when `may_edit` allows, default all)."""
     today = _today()
     frame = action_views.open_actions(actions, today)
     show_message(form)
@@ -457,6 +467,9 @@ def actions_list(form: str, actions: pl.DataFrame, *, names: Mapping[str, str] |
         if a.get("goal_id"):
             parts.append(f"goal {escape_markdown(a['goal_id'])}")
         with st.container(border=True):
+            if may_edit is not None and not may_edit(a):
+                st.markdown(" · ".join(parts))
+                continue
             c1, c2, c3, c4 = st.columns([6, 2, 1, 1], vertical_alignment="bottom")
             c1.markdown(" · ".join(parts))
             c2.date_input("New due date", value=a["due_date"] or today, key=k + "due", format="YYYY-MM-DD")
@@ -485,7 +498,7 @@ def alerts_with_owners(view: View, shown: pl.DataFrame) -> pl.DataFrame:
 def create_action_from_alert(view: View) -> None:
     """"Create action" for any alert: owner, due date, linked to its account and alert (and goal)."""
     every = view.metric(metrics.alerts)
-    if every.is_empty():
+    if every.is_empty() or view.access.is_read_only:
         return
     rows = {_alert_id(r): r for r in every.iter_rows(named=True)}
     owners = dict(zip(rows, action_views.alert_action_owners(every, action_views.open_actions(current("actions"),
@@ -514,8 +527,36 @@ def open_actions_section(view: View) -> None:
     if not view.filters.is_empty and not actions.is_empty():
         shown = set(view.metric(metrics.account_metrics)["account_id"].to_list())
         actions = actions.filter(pl.col("account_id").is_null() | pl.col("account_id").is_in(list(shown)))
-    actions_list("open_actions", actions, names=names,
-                 empty_text="No open actions. Create one from an alert above, on an account or on a goal.")
+    actions_list("open_actions", scoped_actions(view, actions), names=names,
+                 empty_text="No open actions. Create one from an alert above, on an account or on a goal.",
+                 may_edit=action_editor(view))
+
+
+def _account_owners(view: View) -> dict[str, str | None]:
+    """kam_owner of every account the user may see."""
+    accounts = view.metric(metrics.account_metrics, filters=NO_FILTERS)
+    return dict(zip(accounts["account_id"].to_list(), accounts["kam_owner"].to_list()))
+
+
+def scoped_actions(view: View, actions: pl.DataFrame) -> pl.DataFrame:
+    """The actions the user may see: programme-wide ones (no account) and those of accounts in their scope."""
+    if view.access.sees_all or actions.is_empty():
+        return actions
+    return actions.filter(pl.col("account_id").is_null() | pl.col("account_id").is_in(list(_account_owners(view))))
+
+
+def action_editor(view: View) -> Callable[[Mapping[str, Any]], bool]:
+    """Whether the user may complete or re-date an action: on an account, its KAM, the champion or an admin; a
+    programme-wide action, the champion or an admin."""
+    owners = _account_owners(view)
+
+    def may_edit(action: Mapping[str, Any]) -> bool:
+        account_id = action.get("account_id")
+        if account_id is None:
+            return view.access.may_edit_programme_goals
+        return account_id in owners and view.access.may_record_on(owners[account_id])
+
+    return may_edit
 
 
 def _account_names(view: View) -> dict[str, str]:
@@ -531,6 +572,21 @@ def account_programme(view: View, account_id: str, profile: Mapping[str, Any]) -
     and its history."""
     actor_input()
     st.subheader("Record for this account")
+    contacts = (view.query(queries.account_contacts, account_id, view.as_of, with_settings=True)
+                if view.has("contacts") else None)
+    if view.access.may_record_on((profile or {}).get("kam_owner")):
+        _account_forms(view, account_id, profile, contacts)
+    else:
+        st.caption(RECORD_WHO)
+        actions = current("actions")
+        actions_list(f"account_actions:{account_id}",
+                     actions.filter(pl.col("account_id") == account_id) if not actions.is_empty() else actions,
+                     empty_text="No open actions on this account.", may_edit=lambda _a: False)
+    _account_records(view, account_id, contacts)
+
+
+
+def _account_forms(view: View, account_id: str, profile: Mapping[str, Any], contacts: pl.DataFrame | None) -> None:
     if current_actor() is None:
         st.caption("Give your name in the sidebar to save: every change records who made it.")
     default_date = min(view.as_of, _today())
@@ -541,8 +597,6 @@ def account_programme(view: View, account_id: str, profile: Mapping[str, Any]) -
         note_form(account_id, default_date)
     with tabs[2]:
         profile_form(account_id, profile)
-    contacts = (view.query(queries.account_contacts, account_id, view.as_of, with_settings=True)
-                if view.has("contacts") else None)
     with tabs[3]:
         contact_role_form(account_id, contacts)
     with tabs[4]:
@@ -554,6 +608,8 @@ def account_programme(view: View, account_id: str, profile: Mapping[str, Any]) -
                      actions.filter(pl.col("account_id") == account_id) if not actions.is_empty() else actions,
                      empty_text="No open actions on this account.")
 
+
+def _account_records(view: View, account_id: str, contacts: pl.DataFrame | None) -> None:
     st.subheader("Plans, reviews and notes recorded in the app")
     entries = action_views.account_entries(current("reviews"), current("notes"), account_id)
     if entries.is_empty():
@@ -602,8 +658,11 @@ def _save_goal(form: str, p: str, goal_id: str | None, version: int) -> None:
 
 def goals_section(view: View, snapshot_goals: pl.DataFrame | None) -> None:
     """Create and edit goals (programme goals have no account) and the actions toward each."""
-    actor_input()
     st.subheader("Create and edit goals")
+    if not view.access.may_edit_programme_goals:
+        st.caption(GOALS_WHO)
+        return
+    actor_input()
     stored = current("goals")
     base_rows: dict[str, dict] = {}
     if snapshot_goals is not None:

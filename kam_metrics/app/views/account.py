@@ -21,18 +21,32 @@ _PICK = "kam_account_pick"
 _PICK_SEEN = "kam_account_seen"
 
 
-def choose_account(accounts: pl.DataFrame, default: str | None = None) -> str | None:
-    """The Account page's picker: `?account_id=…` in the URL opens that account; the choice is written back to the URL."""
+def is_outside_scope(view: View, account_id: str) -> bool:
+    """Whether the account exists but is not theirs to see (another KAM's portfolio)."""
+    return not view.access.sees_all and view.query(queries.account_profile, account_id) is not None
+
+
+def not_yours_text(account_id: str) -> str:
+    """The deep link's answer for an account outside the user's scope."""
+    return f"{md(account_id)} is not yours: it belongs to another KAM's portfolio."
+
+
+def choose_account(accounts: pl.DataFrame, default: str | None = None, view: View | None = None) -> str | None:
+    """The Account page's picker: `?account_id=…` in the URL opens that account; the choice is written back to the URL.
+
+    `accounts` are those the user may see; a link to another KAM's account says it is not theirs (with `view`)."""
     options, names = account_choices(accounts)
-    if not options:
-        return None
     wanted = st.query_params.get(QP_ACCOUNT)
     if wanted and wanted != st.session_state.get(_PICK_SEEN):
         st.session_state[_PICK_SEEN] = wanted
         if wanted in names:
             st.session_state[_PICK] = wanted
+        elif view is not None and is_outside_scope(view, wanted):
+            st.warning(not_yours_text(wanted), icon=":material/lock:")
         else:
             st.warning(f"No account with id {md(wanted)} in this snapshot; pick one below.", icon=":material/search_off:")
+    if not options:
+        return None
     if st.session_state.get(_PICK) not in names:
         st.session_state[_PICK] = default if default in names else options[0]
     chosen = st.selectbox("Account", options, format_func=lambda i: names.get(i, i), key=_PICK,

@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 from polars.exceptions import PanicException
 
-from kam_metrics.app import absence, formatting
+from kam_metrics.app import absence, auth, formatting
 from kam_metrics.app.frame import View, current_settings
 from kam_metrics.app.subsets import where
 from kam_metrics.app.widgets import md, table
@@ -77,6 +77,27 @@ def quarantine_filters(view: View) -> tuple[str | None, str | None]:
     return table_choice, reason_choice
 
 
+NOT_CONFIGURED = ("Sign-in is not configured: this app runs for one user on their own machine; anyone who can open "
+                  "its address sees everything. See README 'Sign-in and roles'.")
+UPLOAD_WHO = "Uploading data is for the programme champion and admins."
+QUARANTINE_WHO = ("The quarantined rows themselves (raw rows of any account) are shown to the programme champion "
+                  "and admins; here are their counts by table and reason.")
+
+
+def sign_in_status() -> None:
+    """Who is signed in with which role, or that sign-in is not configured."""
+    if not auth.is_auth_configured():
+        st.info(NOT_CONFIGURED, icon=":material/lock_open:")
+        return
+    user = auth.last_access()
+    st.caption(f":material/lock: Signed in as {md(user.name)} ({md(user.email or '—')}) · role "
+               f"{md(user.role or '—')}")
+
+
+def quarantine_counts(view: View) -> pl.DataFrame:
+    """Quarantined rows counted by table and reason (no row's values)."""
+    return view.query(queries.quarantine_reasons)
+
 
 # ---------------------------------------------------------------- uploads
 
@@ -89,6 +110,9 @@ def upload_section() -> None:
     from kam_metrics.load.importers.base import LoadError
     from kam_metrics.load.upload import load_upload
 
+    if not auth.last_access().may_upload:
+        st.caption(UPLOAD_WHO)
+        return
     settings = current_settings()
     report = st.session_state.pop(_UPLOAD_REPORT, None)
     if report:
