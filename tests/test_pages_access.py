@@ -158,6 +158,7 @@ def test_signed_in_without_a_role_sees_no_access_on_every_page(data_dir, monkeyp
         assert f"You are signed in as {NO_ROLE}, which has no role" in warning
         assert "[access]" in warning and "kam.toml" in warning
         assert "Sign out" in button_labels(at)
+        assert not at.get("page_link")  # not even the navigation
         shows_no_data(at)
     assert downloads == []  # no table was even built
 
@@ -335,3 +336,12 @@ def test_a_kam_sees_only_the_accounts_of_their_name(small_data_dir, monkeypatch,
     assert account_ids(downloads) == {"A1", "A3"}
     at = session(small_data_dir, monkeypatch, "chris@corp.example", "pages/2_Engagement.py")
     assert account_ids([pl.from_pandas(at.dataframe[0].value)]) == {"A1", "A2", "A3"}
+
+
+def test_a_hostile_sign_in_name_shows_as_plain_text(data_dir, monkeypatch):
+    hostile = "Ana \u202e**bold** <b>x</b> [link](http://evil.example)"
+    at = session(data_dir, monkeypatch, USERS["viewer"], name=hostile)
+    line = [c.value for c in at.sidebar.caption if "Signed in as" in c.value]
+    assert len(line) == 1 and "\u202e" not in line[0]
+    assert "**bold**" not in line[0] and "](http" not in line[0]  # escaped: shown, not rendered
+    assert plain(line[0]) == "Signed in as Ana **bold** <b>x</b> [link](http://evil.example) · viewer"

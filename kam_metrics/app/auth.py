@@ -15,7 +15,7 @@ import streamlit as st
 
 from kam_metrics import access
 from kam_metrics.access import Access
-from kam_metrics.app.formatting import escape_markdown
+from kam_metrics.app.formatting import escape_markdown, safe_text
 from kam_metrics.settings import Settings
 
 ENV_REQUIRE_LOGIN = access.ENV_REQUIRE_LOGIN
@@ -99,7 +99,8 @@ def current_access(settings: Settings, kam_owner_names: Iterable[str] = ()) -> A
         if not result.has_access:
             st.session_state.pop(_ACCESS, None)
             st.title("No access")
-            st.warning(f"You are signed in as {escape_markdown(result.email or 'an unknown e-mail')}, which has no "
+            email = safe_text(result.email or "an unknown e-mail", max_length=200)
+            st.warning(f"You are signed in as {escape_markdown(email)}, which has no "
                        "role in this KAM Health. Ask an admin to add it to [access] in kam.toml.",
                        icon=":material/block:")
             _sign_out_button("kam_sign_out_no_access")
@@ -121,7 +122,8 @@ def sidebar_user(user: Access) -> None:
     if user.is_local:
         return
     with st.sidebar:
-        st.caption(f"Signed in as {escape_markdown(user.name)} · {escape_markdown(user.role or '—')}")
+        st.caption(f"Signed in as {escape_markdown(safe_text(user.name, max_length=80))} · "
+                   f"{escape_markdown(user.role or '—')}")
         _sign_out_button("kam_sign_out")
         message = access.unknown_kam_text(user)
         if message:

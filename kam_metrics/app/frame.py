@@ -12,6 +12,10 @@ as_of, filters, arguments, settings fingerprint). Every call gets its own cursor
 
 The sidebar filters (as_of, region, segment, KAM owner, key accounts only) live in session state, so
 they persist across pages, and are mirrored in the URL query parameters, so a link reproduces the view.
+
+Sign-in (kam_metrics/app/auth.py) is checked first: nobody signed in, or no role, stops the page before anything
+is read. The View carries the user's Access; every metric it reads is narrowed to their scope (a KAM: their own
+accounts, whatever filters a page or a link asks for).
 """
 
 from __future__ import annotations
@@ -429,15 +433,16 @@ def page(title: str, icon: str = ":material/monitoring:", *, caption: str | None
     """
     st.set_page_config(page_title=f"{title} · KAM Health", page_icon=icon, layout="wide")
     auth.sign_in_gate()  # signed in (or sign-in not configured) before anything else
-    _navigation()
     data_dir = resolve_data_dir()
     try:
         settings = load_settings(data_dir=data_dir)
     except SettingsError as exc:
+        _navigation()
         st.title(title)
         st.error(f"The settings file cannot be used: {escape_markdown(exc)}", icon=":material/error:")
         st.stop()
     user = auth.current_access(settings)  # a person without a role stops here, before any data is read
+    _navigation()
     snapshot = warehouse.current_snapshot_path(data_dir)
     if snapshot is None:
         auth.sidebar_user(user)
