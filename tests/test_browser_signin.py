@@ -16,7 +16,9 @@ import pytest
 
 from kam_metrics.load.pipeline import load_export
 from tests.oidc_provider import authorize, block_external, end_session, oidc_provider, write_auth_secrets
-from tests.test_browser import browser, errors, free_port, screenshot, serve, settle, shots  # noqa: F401
+from tests.test_browser import (  # noqa: F401
+    CHARTLESS, PAGES, browser, errors, free_port, screenshot, serve, settle, shots,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -211,3 +213,24 @@ def test_kam_signs_in_sees_own_accounts_records_a_note_signs_out_then_leadership
     assert tab.locator('[data-testid="stAlert"]').filter(has_text="not yours").count() == 0
     assert errors(tab) == []
     screenshot(tab, shots, "signin_08_leadership_account")
+
+
+def test_a_kam_sees_only_their_own_accounts_on_every_page(signin_app, tab, shots, kams):
+    """Signed in once (the identity cookie opens every later page's session), each page of the app as KAM A: some of
+    A's accounts or none, never another's (tables' accessible copies and charts' labels included)."""
+    a = kams["A"]
+    tab.goto(signin_app)
+    sign_in(tab, a["email"], shots)
+    sidebar(tab).get_by_text(f"Signed in as {a['name']} · kam").wait_for(timeout=60_000)
+    leaks = {}
+    for path, title in PAGES.items():
+        tab.goto(f"{signin_app}/{path}")
+        settle(tab, title, charts=path not in CHARTLESS)
+        sidebar(tab).get_by_text(f"Signed in as {a['name']} · kam").wait_for(timeout=30_000)
+        text = page_text(tab)
+        shown = sorted(name for name in kams["not_A"].values() if name in text)
+        if shown:
+            leaks[path or "home"] = shown[:5]
+        assert errors(tab) == [], (path, errors(tab))
+        screenshot(tab, shots, f"signin_kam_{path or 'home'}")
+    assert leaks == {}, f"accounts of others shown to {a['name']}: {leaks}"
