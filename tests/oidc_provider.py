@@ -5,7 +5,7 @@
         write_auth_secrets(data_dir / "secrets.toml", provider, app_port)
         ... start the app on app_port, open it in Chromium, click "Sign in", then authorize(tab, "ana@example.com")
 
-What the provider does (oidc_provider_mock/_app.py, version 0.x): any client id and secret are accepted, any
+What the provider does (oidc_provider_mock/_app.py, version 0.3.4): any client id and secret are accepted, any
 redirect_uri too; its authorization page is a form with one text field `sub` and a button "Authorize" (plus
 "Deny"); the user `sub` gets the claims stored for it (`PUT /users/{sub}` with a JSON object, or
 `--user-claims` at start), or just {"email": sub} when none were stored. Claims are filtered by the requested
@@ -14,8 +14,8 @@ end-session endpoint (in the discovery document, so Streamlit's logout goes ther
 "End session" that must be clicked; it then redirects to Streamlit's /oauth2callback, which (no state) sends the
 browser on to the app's home page, signed out.
 
-Learned with a scratch app (st.user, st.login(), st.logout(); --secrets.files pointing at the file written here)
-in Chromium through Playwright:
+Learned with a scratch app (st.user, st.login(), st.logout(); --secrets.files pointing at the file written here),
+then with the app itself, in Chromium through Playwright:
 - The browser must open the app on exactly the host of `redirect_uri` (127.0.0.1 here, never localhost).
   Started on localhost, the sign-in state sits in a cookie of localhost while the provider sends the browser back
   to 127.0.0.1/oauth2callback; Streamlit finds no state there ("Missing provider for OAuth callback" in its log)
@@ -28,8 +28,17 @@ in Chromium through Playwright:
   as someone else. A user not stored with set_user signs in with only {"email": sub}, so st.user.name is absent.
 - The provider's pages link a stylesheet on cdn.jsdelivr.net; `block_external(context)` aborts every http(s)
   request that leaves 127.0.0.1, so nothing waits on the network.
+- After sign-in Streamlit always lands on the app's home page: a deep link opened while signed out
+  (/Account?account_id=X) is lost on the way through the provider; open it again once signed in.
+- Starting the app as `kam app --require-login` (tests/test_browser_signin.py) checks the secrets before the
+  server starts; `kam app` runs Streamlit as its child, so the test server runs in a process group of its own
+  (tests/test_browser.serve) and is stopped as a whole.
+- The app's tables are canvas grids: their text is not in innerText, but each keeps an accessible <table> copy of
+  its visible rows in the DOM (textContent), which is what the tests read.
 - Timings on this machine (2 busy cores): provider up in ~1 s, Streamlit in ~1.5 s; click "Sign in" → signed in
-  ~2.3 s; "Sign out" → end-session page → signed out ~1.7 s.
+  ~2.3 s; "Sign out" → end-session page → signed out ~1.7 s. With the real app: sign in and the Weekly review drawn
+  ~6 s, sign out ~2.5 s, the whole issue-16 flow ~45 s and every page as a KAM ~50 s (plus ~12-25 s of set-up: the
+  demo loaded into a data directory of the module's own, provider and app started).
 """
 
 from __future__ import annotations

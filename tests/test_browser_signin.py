@@ -1,6 +1,6 @@
 """Issue 16 in a real browser against a real OpenID Connect provider (tests/oidc_provider.py): a KAM signs in,
 sees only their own accounts, is refused another KAM's deep link, records a note that carries their e-mail and
-signs out; then leadership signs in and sees every account.
+signs out; someone without a role gets "No access"; then leadership signs in and sees every account.
 
 The app runs the way `kam app` starts it, its `[auth]` secrets in `<data_dir>/secrets.toml`, roles in
 `<data_dir>/kam.toml`. Screenshots of every step go to $KAM_SCREENSHOTS (default: a pytest temporary folder).
@@ -14,6 +14,7 @@ import sys
 import polars as pl
 import pytest
 
+from kam_metrics.app.formatting import WORD_JOINER
 from kam_metrics.load.pipeline import load_export
 from tests.oidc_provider import authorize, block_external, end_session, oidc_provider, write_auth_secrets
 from tests.test_browser import (  # noqa: F401
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.browser
 
 LEADERSHIP_EMAIL = "lena.leadership@example.com"
 LEADERSHIP_NAME = "Lena Leadership"
+STRANGER_EMAIL = "stranger@example.org"  # signs in at the provider, has no role in kam.toml
 NOTE_TEXT = "Sign-in test: agreed the Q1 workshop with their operations lead."
 
 
@@ -134,7 +136,7 @@ def sign_in(tab, email: str, shots, shot: str | None = None) -> None:
     tab.wait_for_url(re.compile(r"^http://127\.0\.0\.1:\d+/(\?.*)?$"), timeout=30_000)
 
 
-def test_kam_signs_in_sees_own_accounts_records_a_note_signs_out_then_leadership_sees_all(
+def test_kam_signs_in_sees_own_accounts_records_a_note_signs_out_then_no_role_then_leadership_sees_all(
         signin_app, tab, shots, kams):
     a, b = kams["A"], kams["B"]
     a_id, a_name = next(iter(a["accounts"].items()))
@@ -200,19 +202,30 @@ def test_kam_signs_in_sees_own_accounts_records_a_note_signs_out_then_leadership
     tab.get_by_text("Sign in to see the key account programme.").wait_for(timeout=30_000)
     screenshot(tab, shots, "signin_06_signed_out_again")
 
+    # someone the provider knows but kam.toml gives no role: No access, nothing of the data, and a way out
+    sign_in(tab, STRANGER_EMAIL, shots)
+    tab.get_by_role("heading", name="No access").wait_for(timeout=60_000)
+    # (escape_markdown puts an invisible word joiner before "@" so that Markdown draws no mailto link)
+    assert STRANGER_EMAIL in tab.locator('[data-testid="stMain"]').inner_text().replace(WORD_JOINER, "")
+    assert a_name not in page_text(tab) and b_name not in page_text(tab)
+    screenshot(tab, shots, "signin_07_no_access")
+    tab.get_by_role("button", name="Sign out").click()
+    end_session(tab)
+    tab.get_by_text("Sign in to see the key account programme.").wait_for(timeout=30_000)
+
     # leadership signs in: every account, B's among them
     sign_in(tab, LEADERSHIP_EMAIL, shots)
     settle(tab, "Weekly review")
     sidebar(tab).get_by_text(f"Signed in as {LEADERSHIP_NAME} · leadership").wait_for(timeout=30_000)
     text = page_text(tab)
     assert b_name in text and a_name in text
-    screenshot(tab, shots, "signin_07_leadership_weekly_review")
+    screenshot(tab, shots, "signin_08_leadership_weekly_review")
     tab.goto(f"{signin_app}/Account?account_id={b_id}")
     settle(tab, "Account")
     tab.get_by_role("heading", name=b_name).first.wait_for(timeout=30_000)
     assert tab.locator('[data-testid="stAlert"]').filter(has_text="not yours").count() == 0
     assert errors(tab) == []
-    screenshot(tab, shots, "signin_08_leadership_account")
+    screenshot(tab, shots, "signin_09_leadership_account")
 
 
 def test_a_kam_sees_only_their_own_accounts_on_every_page(signin_app, tab, shots, kams):
