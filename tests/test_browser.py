@@ -8,6 +8,7 @@ pytest temporary folder) so a person can look at every page.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -45,16 +46,24 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(data_dir: Path) -> Iterator[str]:
-    """Run the app on a data directory (streamlit run on a free port); yields its URL, stops it afterwards."""
-    port = free_port()
+def serve(data_dir: Path, *, port: int | None = None, command: list[str] | None = None,
+          env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run the app on a data directory (streamlit run on a free port); yields its URL, stops it afterwards.
+
+    `command` replaces the `streamlit run` line (it must listen on `port`; it may be a launcher such as `kam app`
+    whose server is its child: the command runs in a process group of its own, stopped as a whole), `env` adds to
+    the environment."""
+    port = port or free_port()
+    extra_env = env or {}
     env = dict(os.environ, KAM_DATA_DIR=str(data_dir))
     env.pop("KAM_CONFIG", None)
+    env.update(extra_env)
     log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks on a full pipe
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        command or [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                    "--server.port", str(port), "--browser.gatherUsageStats", "false",
+                    "--server.fileWatcherType", "none"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -71,13 +80,25 @@ def serve(data_dir: Path) -> Iterator[str]:
                 time.sleep(0.5)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        _stop_group(process)
         log.close()
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM to the process group `process` leads, SIGKILL to what is left of it after 10 s."""
+    def signal_group(sig: int) -> bool:
+        try:
+            os.killpg(process.pid, sig)
+            return True
+        except ProcessLookupError:
+            return False
+
+    signal_group(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while (process.poll() is None or signal_group(0)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    signal_group(signal.SIGKILL)
+    process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -238,6 +238,19 @@ def test_open_actions_put_overdue_first_and_leave_completed_out():
     assert shown["is_overdue"].to_list() == [True, True, False, False]
 
 
+def test_an_action_on_a_goal_is_on_the_goal_account():
+    """A goal's action carries no account_id of its own (the demo's actions.csv has none): its account is the
+    goal's, so a KAM's scope (programme_ui.scoped_actions) can leave out the actions of other KAMs' goals."""
+    text = pl.String
+    actions = pl.DataFrame({"action_id": ["X1", "X2", "X3", "X4"], "goal_id": ["G1", "GP", None, "G-gone"],
+                            "account_id": [None, None, "A9", None]},
+                           schema={"action_id": text, "goal_id": text, "account_id": text})
+    goals = pl.DataFrame({"goal_id": ["G1", "GP"], "account_id": ["A1", None]}, schema={"goal_id": text,
+                                                                                       "account_id": text})
+    assert action_views.action_account_ids(actions, goals).to_list() == ["A1", None, "A9", None]
+    assert action_views.action_account_ids(actions, goals.clear()).to_list() == [None, None, "A9", None]
+
+
 def test_history_says_what_changed():
     assert action_views.change_text("update", '{"owner": "A", "title": "T"}', '{"owner": "B", "title": "T"}') == \
         "owner: A → B"

@@ -538,7 +538,8 @@ def open_actions_section(view: View) -> None:
     names = _account_names(view) if not actions.is_empty() else {}
     if not view.filters.is_empty and not actions.is_empty():
         shown = set(view.metric(metrics.account_metrics)["account_id"].to_list())
-        actions = actions.filter(pl.col("account_id").is_null() | pl.col("account_id").is_in(list(shown)))
+        on_account = action_views.action_account_ids(actions, current("goals"))
+        actions = actions.filter(on_account.is_null() | on_account.is_in(list(shown)))
     actions_list("open_actions", scoped_actions(view, actions), names=names,
                  empty_text="No open actions. Create one from an alert above, on an account or on a goal.",
                  may_edit=action_editor(view))
@@ -551,19 +552,22 @@ def _account_owners(view: View) -> dict[str, str | None]:
 
 
 def scoped_actions(view: View, actions: pl.DataFrame) -> pl.DataFrame:
-    """The actions the user may see: programme-wide ones (no account) and those of accounts in their scope."""
+    """The actions the user may see: programme-wide ones (no account) and those of accounts in their scope (an
+    action on a goal is on the goal's account)."""
     if view.access.sees_all or actions.is_empty():
         return actions
-    return actions.filter(pl.col("account_id").is_null() | pl.col("account_id").is_in(list(_account_owners(view))))
+    on_account = action_views.action_account_ids(actions, current("goals"))
+    return actions.filter(on_account.is_null() | on_account.is_in(list(_account_owners(view))))
 
 
 def action_editor(view: View) -> Callable[[Mapping[str, Any]], bool]:
     """Whether the user may complete or re-date an action: on an account, its KAM, the champion or an admin; a
-    programme-wide action, the champion or an admin."""
+    programme-wide action, the champion or an admin (an action on a goal is on the goal's account)."""
     owners = _account_owners(view)
+    goal_accounts = action_views.goal_account_ids(current("goals"))
 
     def may_edit(action: Mapping[str, Any]) -> bool:
-        account_id = action.get("account_id")
+        account_id = action.get("account_id") or goal_accounts.get(action.get("goal_id"))
         if account_id is None:
             return view.access.may_edit_programme_goals
         return account_id in owners and view.access.may_record_on(owners[account_id])

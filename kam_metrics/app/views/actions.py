@@ -33,6 +33,17 @@ def open_actions(actions: pl.DataFrame, today: date) -> pl.DataFrame:
     )
 
 
+def goal_account_ids(goals: pl.DataFrame) -> dict[str, str | None]:
+    """goal_id → the goal's account_id (None for a programme-wide goal)."""
+    return {} if goals.is_empty() else dict(zip(goals["goal_id"].to_list(), goals["account_id"].to_list()))
+
+
+def action_account_ids(actions: pl.DataFrame, goals: pl.DataFrame) -> pl.Series:
+    """The account of each action: its own account_id, else its goal's (null for a programme-wide goal's)."""
+    on_goal = pl.col("goal_id").replace_strict(goal_account_ids(goals), default=None, return_dtype=pl.String)
+    return actions.select(pl.coalesce(pl.col("account_id"), on_goal)).to_series().alias("account_id")
+
+
 def _alert_key(account_id: Any, alert: Any, goal_id: Any) -> str:
     return f"{account_id}\x1f{alert}\x1f{goal_id or ''}"
 
