@@ -243,6 +243,37 @@ def test_per_kam_pack_holds_only_that_owners_key_accounts(demo_data_dir, no_chro
     assert pack_file_name(unfiltered, "html") == f"kam-weekly-pack-{unfiltered.as_of.isoformat()}.html"
 
 
+def test_open_actions_are_on_their_goals_account_and_within_a_kams_pack(demo_data_dir, no_chromium):
+    """actions.csv gives an action toward a goal no account_id: it belongs to the goal's account, so one KAM's pack
+    lists the open actions of their accounts and goals and of programme-wide goals, and none of another KAM's."""
+    from kam_metrics.programme import open_store
+    from kam_metrics.settings import programme_store_location
+
+    settings = load_settings(data_dir=demo_data_dir)
+    store = open_store(programme_store_location(settings, demo_data_dir))
+    try:
+        actions, goals = store.current("actions"), store.current("goals")
+    finally:
+        store.close()
+    goal_account = dict(zip(goals["goal_id"].to_list(), goals["account_id"].to_list()))
+    _, rows, _, _, _ = _engine(demo_data_dir)
+    owners = sorted({r["kam_owner"] for r in rows.values() if r["is_key_account"] and r["kam_owner"]})
+    for owner in owners[:2]:
+        mine = {a for a, r in rows.items() if r["kam_owner"] == owner}
+        expected = set()
+        for a in actions.filter(pl.col("completed_date").is_null()).iter_rows(named=True):
+            account = a["account_id"] or goal_account.get(a["goal_id"])
+            if account is None or account in mine:
+                expected.add(a["action_id"])
+        pack = build_pack_for(demo_data_dir, settings, filters=Filters(kam_owners=(owner,)))
+        shown = pack.open_actions
+        assert set(shown["action_id"].to_list()) == expected
+        on_goal = shown.filter(pl.col("goal_id").is_not_null())
+        for a in on_goal.iter_rows(named=True):
+            assert a["account_id"] == goal_account.get(a["goal_id"]) or a["account_id"] in mine
+    assert any(goal_account.get(g) for g in actions["goal_id"].drop_nulls().to_list()), "demo has goal actions"
+
+
 def test_html_pack_is_self_contained(demo_data_dir, no_chromium):
     document = render_html(build_pack_for(demo_data_dir, load_settings(data_dir=demo_data_dir)))
     parsed = parse(document)

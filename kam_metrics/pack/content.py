@@ -147,9 +147,14 @@ def _with_names(frame: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFrame:
 
 
 def _open_actions(store, today: date) -> pl.DataFrame | None:
+    """The store's open actions, each on its account: its own account_id, else its goal's (actions.csv gives an
+    action toward a goal no account_id); null only for a programme-wide goal's. None without a store."""
     if store is None:
         return None
-    return action_views.open_actions(store.current("actions"), today)
+    actions = action_views.open_actions(store.current("actions"), today)
+    if actions.is_empty():
+        return actions
+    return actions.with_columns(action_views.action_account_ids(actions, store.current("goals")))
 
 
 def _score_check(con, as_of: date, filters: Filters, settings: Settings) -> dict | None:
