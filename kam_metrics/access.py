@@ -19,6 +19,7 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
+from urllib.parse import urlsplit
 
 from kam_metrics.filters import Filters
 from kam_metrics.settings import ACCESS_ROLES, Settings, SettingsError
@@ -214,3 +215,18 @@ def require_login_problems(files: list[Path], settings: Settings) -> list[str]:
     if not any(settings.access.get(role) for role in ROLES):
         problems.append("no one has a role: add e-mails or \"@domain\"s to [access] in kam.toml")
     return problems
+
+
+def app_address(files: Iterable[Path], port: int) -> str:
+    """The address to open the app at: with sign-in, the origin of [auth] redirect_uri (a browser on another host
+    name, e.g. localhost for 127.0.0.1, is not signed in and is told nothing); else http://localhost:PORT."""
+    try:
+        auth = read_secrets(files).get("auth")
+    except SettingsError:
+        auth = None
+    redirect = auth.get("redirect_uri") if isinstance(auth, dict) else None
+    if isinstance(redirect, str):
+        parts = urlsplit(redirect)
+        if parts.scheme and parts.netloc:
+            return f"{parts.scheme}://{parts.netloc}"
+    return f"http://localhost:{port}"

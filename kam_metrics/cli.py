@@ -537,7 +537,7 @@ def cmd_app(args, data_dir: Path, settings) -> int:
         "--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
         *[arg for path in secrets for arg in ("--secrets.files", str(path))],  # Streamlit's own, then the data dir's
     ]
-    print(f"KAM Health on http://localhost:{args.port}  (data: {data_dir})", flush=True)
+    print(f"KAM Health on {access.app_address(secrets, args.port)}  (data: {data_dir})", flush=True)
     return subprocess.call(cmd, cwd=REPO_ROOT, env=env)
 
 

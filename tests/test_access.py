@@ -131,3 +131,16 @@ def test_only_admin_and_champion_may_reassign_accounts():
               for role in access.ROLES}
     assert rights == {"admin": True, "champion": True, "leadership": False, "kam": False, "viewer": False}
     assert access.LOCAL.may_reassign_accounts
+
+
+def test_the_app_address_is_the_redirect_uris_origin_with_sign_in(tmp_path):
+    """kam app prints where to open the app: a browser on another host name than redirect_uri's is not signed in."""
+    secrets = tmp_path / "secrets.toml"
+    files = [tmp_path / "absent.toml", secrets]
+    assert access.app_address(files, 8600) == "http://localhost:8600"
+    secrets.write_text('[auth]\nredirect_uri = "https://kam.example.com:8443/oauth2callback"\n', encoding="utf-8")
+    assert access.app_address(files, 8600) == "https://kam.example.com:8443"
+    secrets.write_text('[auth]\nredirect_uri = "http://127.0.0.1:8501/oauth2callback"\n', encoding="utf-8")
+    assert access.app_address(files, 8501) == "http://127.0.0.1:8501"
+    secrets.write_text('[auth\nbroken', encoding="utf-8")
+    assert access.app_address(files, 8501) == "http://localhost:8501"
