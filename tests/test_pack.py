@@ -25,6 +25,7 @@ from kam_metrics.filters import NO_FILTERS, Filters
 from kam_metrics.load import warehouse
 from kam_metrics.load.pipeline import load_export
 from kam_metrics.metrics import portfolio, queries
+from tests.test_pages_sparse import SPARSE_EXPORT
 from kam_metrics.pack import BrowserMissing, build_pack_for, cover_email, pack_file_name, render_html, render_pdf
 from kam_metrics.pack.render import COVER_PAGES, FORMAT_AS
 from kam_metrics.settings import load_settings
@@ -185,24 +186,8 @@ def test_score_check_lines_equal_the_engine(demo_data_dir, no_chromium):
         assert _same(shown[key]["data-value"], engine[key]), key
 
 
-SPARSE = {
-    "accounts.csv": """\
-        account_id,account_name,is_key_account,region,segment
-        A1,Acme Industrial,true,EMEA,Enterprise
-        A2,Beta Logistics,false,Americas,Mid-market
-        A3,Gamma Foods,true,APAC,Enterprise
-        """,
-    "activities.csv": """\
-        activity_id,account_id,activity_date,activity_type,contact_id,duration_minutes
-        """,
-    "revenue.csv": """\
-        revenue_id,account_id,revenue_date,amount,cost_of_goods,product_line,currency
-        R1,A1,2026-10-01,120000,70000,Pumps,EUR
-        R2,A1,2025-10-01,100000,60000,Pumps,EUR
-        R3,A2,2026-10-01,50000,30000,Valves,EUR
-        R4,A3,2026-09-01,80000,50000,Pumps,EUR
-        """,
-}
+# The sparse export of the page tests (no activities rows, contacts, surveys or wallet).
+SPARSE = SPARSE_EXPORT
 
 
 def test_sparse_export_pack_shows_unknown_not_zero(tmp_path, no_chromium):
@@ -217,7 +202,7 @@ def test_sparse_export_pack_shows_unknown_not_zero(tmp_path, no_chromium):
     for key in ("engaged_contacts_90d", "nps_365d", "share_of_wallet", "days_since_last_touch"):
         assert by_key[("A1", key)]["data-value"] == "" and by_key[("A1", key)]["text"] == MISSING, key
     assert by_key[(None, "programme_nps")]["text"] == MISSING
-    assert {p.account_id for p in pack.accounts} == {"A1", "A3"}
+    assert {p.account_id for p in pack.accounts} == {"A1", "A3", "A4"}
     assert 'class="band band-red"' not in document  # no key account is called red on missing data
 
 
