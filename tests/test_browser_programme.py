@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from kam_metrics.app.programme_ui import ACTOR_LABEL
 from kam_metrics.generators.demo import OVERDUE_ACCOUNTS
@@ -40,11 +41,31 @@ def tile(page, label: str) -> str:
     return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
-def choose(page, label: str, option: str) -> None:
-    """Pick an option of a select box by its label."""
-    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
-    box.locator("button[aria-label=Open]").click()  # Streamlit 1.67's select box is a react-aria combo box
-    page.get_by_role("option", name=option, exact=True).click()
+def choose(page, label: str, option: str, attempts: int = 3) -> None:
+    """Pick an option of a select box by its label (exactly), once the app has finished its run.
+
+    A rerun that redraws the select box closes its list (CI saw the list never show its options under load), so
+    the list is opened again until the option shows, and the choice is checked on the box afterwards."""
+    box = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text(label, exact=True)).first
+    wanted = page.get_by_role("option", name=option, exact=True)
+    for _ in range(attempts):
+        wait_rerun(page)
+        box.locator("button[aria-label=Open]").click()  # Streamlit 1.67's select box is a react-aria combo box
+        try:
+            wanted.wait_for(timeout=10_000)
+            wanted.click(timeout=10_000)
+        except PlaywrightTimeoutError:
+            page.keyboard.press("Escape")
+            continue
+        if shown(box) == option:
+            return
+    raise AssertionError(f"could not choose {option!r} in the select box {label!r}: it shows {shown(box)!r}")
+
+
+def shown(box) -> str:
+    """The value a select box shows (in its combo box's input)."""
+    wait_rerun(box.page)
+    return box.locator("input").first.input_value()
 
 
 def wait_rerun(page) -> None:
