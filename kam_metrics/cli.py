@@ -34,6 +34,24 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date: {text!r} (expected YYYY-MM-DD)") from None
 
 
+def _add_filter_arguments(p: argparse.ArgumentParser,
+                          kam_owner_help: str = "only accounts of this KAM owner (repeatable)") -> None:
+    """The as_of and the account filters that `report`, `pack` and `digest` share (the app's sidebar)."""
+    p.add_argument("--as-of", type=_date, help="figures as of this date (default: latest activity or revenue date)")
+    p.add_argument("--region", action="append", default=[], help="only accounts in this region (repeatable)")
+    p.add_argument("--segment", action="append", default=[], help="only accounts in this segment (repeatable)")
+    p.add_argument("--kam-owner", action="append", default=[], help=kam_owner_help)
+    p.add_argument("--key-only", action="store_true", help="only key accounts")
+
+
+def _filters(args: argparse.Namespace):
+    """The account filters given by `_add_filter_arguments`' options."""
+    from kam_metrics.filters import Filters
+
+    return Filters(regions=tuple(args.region), segments=tuple(args.segment), kam_owners=tuple(args.kam_owner),
+                   key_only=args.key_only)
+
+
 def build_parser() -> argparse.ArgumentParser:
     # The global options work before or after the command; after it they must not reset what was
     # given before it, hence SUPPRESS on the subcommands' copy.
@@ -74,11 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=["accounts", "programme", "goals", "whale", "health-history", "engagement-weekly",
                                     "cost-to-serve", "alerts", "backtest"],
                    help="backtest: the score check (does health warn before revenue shrinks?) as key/value rows")
-    p.add_argument("--as-of", type=_date, help="figures as of this date (default: latest activity or revenue date)")
-    p.add_argument("--region", action="append", default=[], help="only accounts in this region (repeatable)")
-    p.add_argument("--segment", action="append", default=[], help="only accounts in this segment (repeatable)")
-    p.add_argument("--kam-owner", action="append", default=[], help="only accounts of this KAM owner (repeatable)")
-    p.add_argument("--key-only", action="store_true", help="only key accounts")
+    _add_filter_arguments(p)
     p.add_argument("--weights", help="backtest only: health weights for this check instead of the settings', "
                    "e.g. recency=15,trend=15,relationship=30 (components not named keep their setting)")
     p.add_argument("--format", default="csv", choices=["csv", "parquet", "json"])
@@ -111,23 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pack", parents=[common], help="the weekly pack: the Weekly review and one page per key account, "
                        "as one HTML file or a PDF (the PDF and the charts need Debian's chromium)")
     p.add_argument("--out", required=True, help="FILE.html (self-contained) or FILE.pdf")
-    p.add_argument("--as-of", type=_date, help="figures as of this date (default: latest activity or revenue date)")
-    p.add_argument("--region", action="append", default=[], help="only accounts in this region (repeatable)")
-    p.add_argument("--segment", action="append", default=[], help="only accounts in this segment (repeatable)")
-    p.add_argument("--kam-owner", action="append", default=[],
-                   help="only accounts of this KAM owner (repeatable): a KAM's own pack")
-    p.add_argument("--key-only", action="store_true", help="only key accounts")
+    _add_filter_arguments(p, kam_owner_help="only accounts of this KAM owner (repeatable): a KAM's own pack")
     p.add_argument("--paper", default="a4", choices=["a4", "letter"], help="PDF paper size (default: a4)")
 
     p = sub.add_parser("digest", parents=[common], help="e-mail the weekly pack: its cover as HTML with inline charts "
                        "(and as plain text), the pack attached; SMTP server from [smtp] in kam.toml")
     p.add_argument("--to", action="append", required=True, metavar="ADDR[,ADDR…]",
                    help="recipients, comma-separated and/or repeated")
-    p.add_argument("--as-of", type=_date, help="figures as of this date (default: latest activity or revenue date)")
-    p.add_argument("--region", action="append", default=[], help="only accounts in this region (repeatable)")
-    p.add_argument("--segment", action="append", default=[], help="only accounts in this segment (repeatable)")
-    p.add_argument("--kam-owner", action="append", default=[], help="only accounts of this KAM owner (repeatable)")
-    p.add_argument("--key-only", action="store_true", help="only key accounts")
+    _add_filter_arguments(p)
     p.add_argument("--attach", default="pdf", choices=["pdf", "html", "none"],
                    help="the pack attached as PDF (needs Chromium), HTML, or not at all (default: pdf)")
     p.add_argument("--paper", default="a4", choices=["a4", "letter"], help="paper size of the PDF (default: a4)")
@@ -280,12 +285,8 @@ def cmd_quarantine(args, data_dir: Path, settings) -> int:
 def cmd_report(args, data_dir: Path, settings) -> int:
     from kam_metrics import report
     from kam_metrics.programme import overlay
-    from kam_metrics.filters import Filters
 
-    filters = Filters(
-        regions=tuple(args.region), segments=tuple(args.segment), kam_owners=tuple(args.kam_owner),
-        key_only=args.key_only,
-    )
+    filters = _filters(args)
     weights = None
     if args.weights is not None:
         if args.kind != "backtest":
@@ -414,7 +415,6 @@ def cmd_digest(args, data_dir: Path, settings) -> int:
     import dataclasses
     import tempfile
 
-    from kam_metrics.filters import Filters
     from kam_metrics.mail import Attachment, MailError, digest_message, header_text, is_email_address, send_message
 
     recipients = digest_recipients(args.to)
@@ -441,8 +441,7 @@ def cmd_digest(args, data_dir: Path, settings) -> int:
 
     from kam_metrics.pack import BrowserMissing, build_pack_for, cover_email, pack_file_name, render_html, render_pdf
 
-    filters = Filters(regions=tuple(args.region), segments=tuple(args.segment), kam_owners=tuple(args.kam_owner),
-                      key_only=args.key_only)
+    filters = _filters(args)
     pack = build_pack_for(data_dir, settings, as_of=args.as_of, filters=filters)
     content = cover_email(pack)
     attachment = None
@@ -490,7 +489,6 @@ def ensure_demo_loaded(data_dir: Path, settings) -> None:
 def cmd_pack(args, data_dir: Path, settings) -> int:
     import time
 
-    from kam_metrics.filters import Filters
     from kam_metrics.pack import BrowserMissing, build_pack_for, render_html, render_pdf
 
     out = Path(args.out)
@@ -498,8 +496,7 @@ def cmd_pack(args, data_dir: Path, settings) -> int:
     if kind not in ("html", "pdf"):
         print(f"kam: error: --out {out}: the file name must end in .html or .pdf", file=sys.stderr)
         return 2
-    filters = Filters(regions=tuple(args.region), segments=tuple(args.segment), kam_owners=tuple(args.kam_owner),
-                      key_only=args.key_only)
+    filters = _filters(args)
     started = time.perf_counter()
     pack = build_pack_for(data_dir, settings, as_of=args.as_of, filters=filters)
     if kind == "html":
