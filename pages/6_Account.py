@@ -24,8 +24,9 @@ all_accounts = with_pipeline(view, view.metric(metrics.account_metrics, filters=
 filtered = view.metric(metrics.account_metrics)
 default = ids(key_accounts(filtered))[0] if ids(key_accounts(filtered)) else None
 account_id = account.choose_account(all_accounts, default=default, view=view)
-if account_id is None:
-    widgets.empty("No accounts in this snapshot." if view.access.sees_all else "No account of yours in this snapshot.")
+if account_id is None:  # nothing to pick, or a link to an account not shown here (choose_account said so)
+    if not ids(all_accounts):
+        widgets.empty("No accounts in this snapshot." if view.access.sees_all else "No account of yours in this snapshot.")
     st.stop()
 
 profile = view.query(queries.account_profile, account_id)

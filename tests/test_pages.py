@@ -279,6 +279,12 @@ def test_account_picker_changes_the_url(demo_data_dir, monkeypatch):
 def test_unknown_account_id_warns(demo_data_dir, monkeypatch):
     at = run(demo_data_dir, monkeypatch, "pages/6_Account.py", query={"account_id": "NOPE-1"})
     assert any("NOPE" in w.value for w in at.warning)
+    # no other account is shown in its place until one is picked
+    assert at.selectbox(key="kam_account_pick").value is None
+    assert not at.header and not at.metric
+    at.selectbox(key="kam_account_pick").set_value(VALUE_DESTROYER_ACCOUNT).run()
+    assert not at.exception and not any("NOPE" in w.value for w in at.warning)
+    assert qp(at, "account_id") == [VALUE_DESTROYER_ACCOUNT] and at.header and at.metric
 
 
 # ---------------------------------------------------------------- other data directories

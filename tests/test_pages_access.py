@@ -249,10 +249,22 @@ def test_a_kam_following_a_link_to_another_kams_account_is_told_it_is_not_theirs
     at = session(data_dir, monkeypatch, KAM_A, "pages/6_Account.py", query={"account_id": theirs})
     refusals = [plain(w.value) for w in at.warning if "not yours" in w.value]
     assert refusals == [f"{theirs} is not yours: it belongs to another KAM's portfolio."]
-    assert at.selectbox(key="kam_account_pick").value in accounts_of(demo_accounts, owners[0])
+    # the picker stays empty: none of the KAM's own accounts is shown in place of the one linked
+    assert at.selectbox(key="kam_account_pick").value is None
     assert theirs not in at.selectbox(key="kam_account_pick").options
-    assert not any(name in h.value.replace("\\", "") for h in at.header)
+    assert not at.header and not at.metric and not at.dataframe
     assert theirs not in account_ids(downloads)
+    # the refusal stays on a rerun until the KAM picks one of theirs, which then opens
+    at.run()
+    assert [plain(w.value) for w in at.warning if "not yours" in w.value] == refusals and not at.header
+    own = sorted(accounts_of(demo_accounts, owners[0]))[0]
+    at.selectbox(key="kam_account_pick").select(own).run()
+    ok(at)
+    own_name = demo_accounts.filter(pl.col("account_id") == own)["account_name"][0]
+    assert [h.value.replace("\\", "") for h in at.header][:1] == [own_name]
+    assert not any("not yours" in w.value for w in at.warning)
+    assert at.query_params["account_id"] == own
+    assert not any(name in h.value.replace("\\", "") for h in at.header)
     # the champion following the same link sees it
     at = session(data_dir, monkeypatch, USERS["champion"], "pages/6_Account.py", query={"account_id": theirs})
     assert at.selectbox(key="kam_account_pick").value == theirs

@@ -33,23 +33,28 @@ def not_yours_text(account_id: str) -> str:
 def choose_account(accounts: pl.DataFrame, default: str | None = None, view: View | None = None) -> str | None:
     """The Account page's picker: `?account_id=…` in the URL opens that account; the choice is written back to the URL.
 
-    `accounts` are those the user may see; a link to another KAM's account says it is not theirs (with `view`)."""
+    `accounts` are those the user may see. A link to an account that is not among them (another KAM's, with `view`,
+    or none in this snapshot) says so and leaves the picker empty, so no other account is shown in its place; None
+    until the user picks one (or when there is nothing to pick)."""
     options, names = account_choices(accounts)
     wanted = st.query_params.get(QP_ACCOUNT)
     if wanted and wanted != st.session_state.get(_PICK_SEEN):
         st.session_state[_PICK_SEEN] = wanted
-        if wanted in names:
-            st.session_state[_PICK] = wanted
-        elif view is not None and is_outside_scope(view, wanted):
+        st.session_state[_PICK] = wanted if wanted in names else None
+    refused = bool(wanted) and wanted not in names and st.session_state.get(_PICK) is None
+    if refused:
+        if view is not None and is_outside_scope(view, wanted):
             st.warning(not_yours_text(wanted), icon=":material/lock:")
         else:
             st.warning(f"No account with id {md(wanted)} in this snapshot; pick one below.", icon=":material/search_off:")
     if not options:
         return None
-    if st.session_state.get(_PICK) not in names:
+    if not refused and st.session_state.get(_PICK) not in names:
         st.session_state[_PICK] = default if default in names else options[0]
     chosen = st.selectbox("Account", options, format_func=lambda i: names.get(i, i), key=_PICK,
-                          help="Type to search by name or id. ★ = key account.")
+                          placeholder="Pick an account", help="Type to search by name or id. ★ = key account.")
+    if chosen is None:
+        return None
     st.session_state[_PICK_SEEN] = chosen
     if st.query_params.get(QP_ACCOUNT) != chosen:
         st.query_params[QP_ACCOUNT] = chosen
