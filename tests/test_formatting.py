@@ -11,7 +11,7 @@ import polars as pl
 from hypothesis import given, settings as hsettings, strategies as st
 
 from kam_metrics.app.formatting import (
-    MISSING, csv_safe_cell, currency_symbol, escape_markdown, format_count, format_date, format_metric,
+    MISSING, code_span, csv_safe_cell, currency_symbol, escape_markdown, format_count, format_date, format_metric,
     format_metric_delta, format_money, format_number, format_pct, format_points, format_ratio, frame_to_csv,
     join_names, metric_kind, safe_text,
 )
@@ -213,3 +213,9 @@ def test_the_many_forms_write_the_same_texts_as_the_single_ones():
         assert format_money_many(values, currency) == [format_money(v, currency) for v in values]
     assert format_pct_many([-0.04, None]) == ["0.0%", "—"]
     assert format_money_many([-1_234_567, 0.4], "MXN") == ["-MXN 1.2 M", "MXN 0"]
+
+
+def test_code_span_shows_text_literally_and_fences_past_its_backticks():
+    assert code_span("ana@example.com") == "` ana@example.com `"
+    assert code_span("a`b``c") == "``` a`b``c ```"
+    assert code_span("x\u202ey\nz") == "` xy z `"  # bidi override gone, one line

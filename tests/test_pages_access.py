@@ -154,8 +154,9 @@ def test_signed_in_without_a_role_sees_no_access_on_every_page(data_dir, monkeyp
     for page in ALL_PAGES:
         at = session(data_dir, monkeypatch, NO_ROLE, page)
         assert [t.value for t in at.title] == ["No access"], page
-        warning = plain(" ".join(w.value for w in at.warning))
-        assert f"You are signed in as {NO_ROLE}: it has no role" in warning
+        warning = " ".join(w.value for w in at.warning)
+        # the address as a code span: shown literally, and copied without the word joiner CRM text gets
+        assert f"You are signed in as ` {NO_ROLE} `: it has no role" in warning and "\u2060" not in warning
         assert "[access]" in warning and "kam.toml" in warning
         assert "Sign out" in button_labels(at)
         assert not at.get("page_link")  # not even the navigation

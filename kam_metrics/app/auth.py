@@ -15,7 +15,7 @@ import streamlit as st
 
 from kam_metrics import access
 from kam_metrics.access import Access
-from kam_metrics.app.formatting import escape_markdown, safe_text
+from kam_metrics.app.formatting import code_span, escape_markdown, safe_text
 from kam_metrics.settings import Settings
 
 ENV_REQUIRE_LOGIN = access.ENV_REQUIRE_LOGIN
@@ -100,11 +100,11 @@ def current_access(settings: Settings, kam_owner_names: Iterable[str] = ()) -> A
         if not result.has_access:
             st.session_state.pop(_ACCESS, None)
             st.title("No access")
-            email = safe_text(result.email or "an unknown e-mail", max_length=200)
+            email = code_span(result.email) if result.email else "an unknown e-mail"
             why = ("the sign-in provider has not verified this e-mail, so it gets no role. Verify it with the "
                    "provider, then sign in again." if user.get("email_verified") is False else
                    "it has no role in this KAM Health. Ask an admin to add it to [access] in kam.toml.")
-            st.warning(f"You are signed in as {escape_markdown(email)}: {why}", icon=":material/block:")
+            st.warning(f"You are signed in as {email}: {why}", icon=":material/block:")
             _sign_out_button("kam_sign_out_no_access")
             st.stop()
     st.session_state[_ACCESS] = result

@@ -323,6 +323,14 @@ def escape_markdown(value: Any) -> str:
     return text.replace("&", "&amp;")
 
 
+def code_span(value: Any, max_length: int = 200) -> str:
+    """Text as a Markdown code span: shown literally and copyable as it is (no autolink, so an e-mail address needs
+    no word joiner that would travel with a copy), fenced by more backticks than any run inside it."""
+    text = safe_text(value, max_length=max_length).replace("\n", " ")
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}"
+
+
 def _cell_text(value: Any) -> str:
     if value is None:
         return ""
