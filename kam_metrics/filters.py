@@ -27,6 +27,11 @@ class Filters:
         return (" AND ".join(parts) if parts else "TRUE"), params
 
     @property
+    def is_whole_programme(self) -> bool:
+        """Whether every key account is covered (no region, segment or KAM owner restriction; key_only keeps them)."""
+        return not (self.regions or self.segments or self.kam_owners)
+
+    @property
     def is_empty(self) -> bool:
         return not (self.regions or self.segments or self.kam_owners or self.key_only)
 

@@ -30,10 +30,11 @@ with left:
                   select_account=True)
 with right:
     st.subheader("Programme size")
+    whole = view.scoped(None).is_whole_programme
     st.caption(f"Guidance: {view.settings.key_account_min}–{view.settings.key_account_max} key accounts, "
-               "few enough to serve well.")
+               "few enough to serve well" + ("." if whole else ", for the whole programme: this is a part of it."))
     widgets.chart(charts.programme_size_figure(key_accounts(accounts).height, view.settings.key_account_min,
-                                               view.settings.key_account_max), key="sel_size")
+                                               view.settings.key_account_max, judged=whole), key="sel_size")
 
 st.subheader("Promotion candidates")
 promote = selection.selection_table(scored, "promote")

@@ -349,3 +349,8 @@ def test_score_check_trend_figure_has_warned_green_and_all_lines():
     fig = charts.score_check_trend_figure(by_date)
     assert [t.name for t in fig.data] == ["red or amber", "green", "all"]
     assert list(fig.data[0].y) == [50.0, 100.0] and list(fig.data[1].y) == [0.0, None]
+
+
+def test_programme_size_gauge_of_a_part_of_the_programme_is_not_judged():
+    assert charts.programme_size_figure(3, judged=False).data[0].gauge.bar.color == charts.MUTED
+    assert charts.programme_size_figure(17, judged=False).data[0].gauge.bar.color == charts.MUTED

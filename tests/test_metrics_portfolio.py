@@ -150,3 +150,20 @@ def test_lowest_key_selection_score_and_guidance():
     assert portfolio.is_within_key_account_guidance(25, 5, 25)
     assert not portfolio.is_within_key_account_guidance(26, 5, 25)
     assert not portfolio.is_within_key_account_guidance(None, 5, 25)
+
+
+def test_key_account_guidance_note_judges_the_whole_programme_only():
+    assert portfolio.key_account_guidance_note(17, 5, 25, True) == "within the 5–25 guidance"
+    assert portfolio.key_account_guidance_note(3, 5, 25, True) == "outside the 5–25 guidance"
+    assert portfolio.key_account_guidance_note(None, 5, 25, True) == "outside the 5–25 guidance"
+    assert portfolio.key_account_guidance_note(3, 5, 25, False) == (
+        "of this selection; the 5–25 guidance is for the whole programme")
+
+
+def test_filters_cover_the_whole_programme_unless_they_restrict_region_segment_or_owner():
+    from kam_metrics.filters import Filters
+
+    assert Filters().is_whole_programme and Filters(key_only=True).is_whole_programme
+    assert not Filters(regions=("EMEA",)).is_whole_programme
+    assert not Filters(segments=("Enterprise",)).is_whole_programme
+    assert not Filters(kam_owners=("Ana",)).is_whole_programme

@@ -143,6 +143,7 @@ def test_changing_a_filter_changes_the_kpis_and_the_url(demo_data_dir, monkeypat
     at = run(demo_data_dir, monkeypatch)
     regions = queries.filter_options(engine(demo_data_dir))["regions"]
     before = {m.label: m.value for m in at.metric}
+    guidance_before = tiles(at)["Key accounts"].proto.delta_description
     at.multiselect(key="kam_widget_regions").set_value([regions[0]]).run()
     assert not at.exception
     filters = Filters(regions=(regions[0],))
@@ -151,6 +152,10 @@ def test_changing_a_filter_changes_the_kpis_and_the_url(demo_data_dir, monkeypat
     assert after != before
     assert qp(at, "region") == [regions[0]]
 
+    # a region's key accounts are not judged against the programme-wide 5–25 guidance
+    assert tiles(at)["Key accounts"].proto.delta_description == (
+        "of this selection; the 5–25 guidance is for the whole programme")
+    assert guidance_before == "within the 5–25 guidance"  # the demo programme's 17
     at.toggle(key="kam_widget_key_only").set_value(True).run()
     assert qp(at, "key_only") == ["true"]
     assert_home_matches(at, demo_data_dir, None, Filters(regions=(regions[0],), key_only=True))

@@ -864,8 +864,9 @@ def selection_score_figure(selection: pl.DataFrame) -> go.Figure:
     return fig
 
 
-def programme_size_figure(key_count: int, minimum: int = 5, maximum: int = 25) -> go.Figure:
-    """The number of key accounts on a gauge with the 5–25 guidance band (METRICS.md: key_account_count)."""
+def programme_size_figure(key_count: int, minimum: int = 5, maximum: int = 25, judged: bool = True) -> go.Figure:
+    """The number of key accounts on a gauge with the 5–25 guidance band (METRICS.md: key_account_count); green or
+    red for the whole programme, neutral (`judged` False) for a part of it, which the guidance does not apply to."""
     top = max(maximum * 1.4, key_count * 1.1, 10)
     inside = minimum <= key_count <= maximum
     fig = go.Figure(go.Indicator(
@@ -873,7 +874,7 @@ def programme_size_figure(key_count: int, minimum: int = 5, maximum: int = 25) -
         number=dict(suffix=" key accounts", font=dict(size=26)),
         gauge=dict(
             axis=dict(range=[0, top]),
-            bar=dict(color=BAND_COLORS["green"] if inside else BAND_COLORS["red"]),
+            bar=dict(color=(BAND_COLORS["green"] if inside else BAND_COLORS["red"]) if judged else MUTED),
             steps=[dict(range=[minimum, maximum], color="#dcfce7")],
             threshold=dict(line=dict(color=MUTED, width=2), value=maximum),
         ),

@@ -170,3 +170,11 @@ def lowest_key_selection_score(accounts: pl.DataFrame) -> float | None:
 def is_within_key_account_guidance(count: int | None, minimum: int, maximum: int) -> bool:
     """Whether key_account_count lies within the programme's guidance (key_account_min–key_account_max)."""
     return count is not None and minimum <= count <= maximum
+
+
+def key_account_guidance_note(count: int | None, minimum: int, maximum: int, is_whole_programme: bool) -> str:
+    """The Key accounts tile's note: within or outside the guidance for the whole programme; for a part of it (a
+    region, segment or KAM's accounts) the programme-wide guidance is not judged on the part's count."""
+    if not is_whole_programme:
+        return f"of this selection; the {minimum}–{maximum} guidance is for the whole programme"
+    return f"{'within' if is_within_key_account_guidance(count, minimum, maximum) else 'outside'} the {minimum}–{maximum} guidance"

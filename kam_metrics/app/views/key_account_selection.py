@@ -52,7 +52,7 @@ def selection_tiles(view: View, scored: pl.DataFrame) -> list[Kpi]:
     review = where(scored, "candidate", "review").height
     return [
         kpi("key_account_count", "Key accounts", count, view.currency, extra_help=f"Guidance: {lo}–{hi}.",
-            description=f"{'within' if portfolio.is_within_key_account_guidance(count, lo, hi) else 'outside'} the {lo}–{hi} guidance",
+            description=portfolio.key_account_guidance_note(count, lo, hi, view.scoped(None).is_whole_programme),
             delta_color="off"),
         Kpi("selection_score", "Lowest key account score", formatting.format_number(lowest),
             help=metric_help("selection_score", "A non-key account scoring at least this is a promotion candidate.")),

@@ -34,7 +34,6 @@ def programme_tiles(view: View) -> list[Kpi]:
 
     count = k.get("key_account_count", {}).get("value")
     lo, hi = view.settings.key_account_min, view.settings.key_account_max
-    inside = portfolio.is_within_key_account_guidance(count, lo, hi)
     share = k.get("key_revenue_share_pct", {}).get("value")
     non_key_growth = k.get("non_key_revenue_growth_pct", {}).get("value")
     health_mean = k.get("health_mean", {}).get("value")
@@ -43,7 +42,7 @@ def programme_tiles(view: View) -> list[Kpi]:
     tiles = [
         kpi("key_account_count", "Key accounts", count, cur, change=k.get("key_account_count", {}).get("change"),
             extra_help=f"Guidance: {lo}–{hi} key accounts.", delta_color="off",
-            description=f"{'within' if inside else 'outside'} the {lo}–{hi} guidance"),
+            description=portfolio.key_account_guidance_note(count, lo, hi, view.scoped(None).is_whole_programme)),
         kpi("revenue_ttm", "Key revenue TTM", portfolio.key_revenue_ttm(accounts), cur,
             change=portfolio.key_revenue_ttm_change(accounts, accounts_before),
             extra_help="Σ revenue_ttm of the key accounts. key_revenue_share_pct: "
