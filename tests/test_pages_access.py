@@ -140,6 +140,16 @@ def test_not_signed_in_every_page_asks_to_sign_in_and_shows_nothing(data_dir, mo
         assert SIGN_IN_TEXT in texts(at)
         assert button_labels(at) == {"Sign in"}
         shows_no_data(at)
+        # a link to another page is opened again after sign-in (Streamlit lands on the home page)
+        again = [c.value for c in at.caption if "follow your link again" in c.value]
+        assert again == ([] if page == "app.py" else [again[0]]), page
+        assert page == "app.py" or again[0].startswith("After signing in you will see the Weekly review;")
+
+
+def test_not_signed_in_a_deep_link_is_to_be_followed_again(data_dir, monkeypatch):
+    at = session(data_dir, monkeypatch, None, query={"account_id": "ACC-1001"})
+    assert [c.value for c in at.caption] == [
+        "After signing in you will see the Weekly review; follow your link again to open Weekly review."]
 
 
 def test_several_providers_get_a_button_each(data_dir, monkeypatch):

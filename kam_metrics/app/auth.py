@@ -57,9 +57,16 @@ def signed_in_user() -> dict | None:
     return claims if claims.get("email") else None
 
 
-def _sign_in_page() -> None:
+#: Said on the sign-in page of a link to anything but the home page: Streamlit starts a new session after the
+#: provider's redirect and opens the home page (streamlit/streamlit#10162), so the link must be followed again.
+DEEP_LINK_TEXT = "After signing in you will see the {home}; follow your link again to open {title}."
+
+
+def _sign_in_page(title: str | None = None, home: str | None = None) -> None:
     st.title("KAM Health")
     st.markdown(SIGN_IN_TEXT)
+    if title and home and (title != home or len(st.query_params)):
+        st.caption(DEEP_LINK_TEXT.format(home=escape_markdown(home), title=escape_markdown(title)))
     names = providers()
     if not names:
         if st.button("Sign in", type="primary", icon=":material/login:", key="kam_sign_in"):
@@ -75,8 +82,9 @@ def _sign_out_button(key: str) -> None:
         st.logout()
 
 
-def sign_in_gate() -> None:
-    """Before anything is read: stop the page when sign-in is required and missing, or nobody is signed in."""
+def sign_in_gate(title: str | None = None, home: str | None = None) -> None:
+    """Before anything is read: stop the page when sign-in is required and missing, or nobody is signed in
+    (`title`: this page's, `home`: the home page's, to say that a deep link must be followed again)."""
     if not is_auth_configured():
         if is_login_required():
             st.title("KAM Health")
@@ -85,7 +93,7 @@ def sign_in_gate() -> None:
             st.stop()
         return
     if signed_in_user() is None:
-        _sign_in_page()
+        _sign_in_page(title, home)
 
 
 def current_access(settings: Settings, kam_owner_names: Iterable[str] = ()) -> Access:

@@ -432,7 +432,7 @@ def page(title: str, icon: str = ":material/monitoring:", *, caption: str | None
     Without a snapshot the page says how to load one and stops, or (require_snapshot=False) returns None.
     """
     st.set_page_config(page_title=f"{title} · KAM Health", page_icon=icon, layout="wide")
-    auth.sign_in_gate()  # signed in (or sign-in not configured) before anything else
+    auth.sign_in_gate(title, PAGES[0][1])  # signed in (or sign-in not configured) before anything else
     data_dir = resolve_data_dir()
     try:
         settings = load_settings(data_dir=data_dir)
