@@ -157,7 +157,7 @@ def test_key_account_guidance_note_judges_the_whole_programme_only():
     assert portfolio.key_account_guidance_note(3, 5, 25, True) == "outside the 5–25 guidance"
     assert portfolio.key_account_guidance_note(None, 5, 25, True) == "outside the 5–25 guidance"
     assert portfolio.key_account_guidance_note(3, 5, 25, False) == (
-        "of this selection; the 5–25 guidance is for the whole programme")
+        "of a part; the 5–25 guidance is programme-wide")
 
 
 def test_filters_cover_the_whole_programme_unless_they_restrict_region_segment_or_owner():

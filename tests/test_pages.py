@@ -154,7 +154,7 @@ def test_changing_a_filter_changes_the_kpis_and_the_url(demo_data_dir, monkeypat
 
     # a region's key accounts are not judged against the programme-wide 5–25 guidance
     assert tiles(at)["Key accounts"].proto.delta_description == (
-        "of this selection; the 5–25 guidance is for the whole programme")
+        "of a part; the 5–25 guidance is programme-wide")
     assert guidance_before == "within the 5–25 guidance"  # the demo programme's 17
     at.toggle(key="kam_widget_key_only").set_value(True).run()
     assert qp(at, "key_only") == ["true"]

@@ -176,5 +176,5 @@ def key_account_guidance_note(count: int | None, minimum: int, maximum: int, is_
     """The Key accounts tile's note: within or outside the guidance for the whole programme; for a part of it (a
     region, segment or KAM's accounts) the programme-wide guidance is not judged on the part's count."""
     if not is_whole_programme:
-        return f"of this selection; the {minimum}–{maximum} guidance is for the whole programme"
+        return f"of a part; the {minimum}–{maximum} guidance is programme-wide"
     return f"{'within' if is_within_key_account_guidance(count, minimum, maximum) else 'outside'} the {minimum}–{maximum} guidance"
