@@ -24,6 +24,9 @@ if widgets.needs(view, "goals", "programme and account goals"):
     if programme.is_empty():
         widgets.empty("No programme goal: add goals.csv rows without account_id.")
     else:
+        part = programme_goals.programme_goals_scope_note(view)
+        if part:
+            st.info(part, icon=":material/filter_alt:")
         st.caption("Bars: progress from baseline to target; black tick: where the goal should be by now "
                    "(time elapsed). Colour: status.")
         widgets.chart(charts.goal_progress_figure(programme), key="goals_programme")

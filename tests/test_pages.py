@@ -473,3 +473,16 @@ def test_a_metric_or_query_given_by_name_is_refused(tmp_path):
     account_metrics = metrics.account_metrics
     assert qualified_name(account_metrics) == f"{account_metrics.__module__}.account_metrics"
     assert qualified_name(queries.account_profile) == "kam_metrics.metrics.queries.account_profile"
+
+
+def test_goals_page_says_when_programme_goals_are_measured_over_a_part(demo_data_dir, monkeypatch):
+    note = ("Measured over the accounts in view (the filters, or your accounts): a programme goal's value here is "
+            "theirs, not the whole programme's.")
+    at = run(demo_data_dir, monkeypatch, "pages/5_Programme_goals.py")
+    assert note not in [i.value for i in at.info]
+    region = queries.filter_options(engine(demo_data_dir))["regions"][0]
+    at = run(demo_data_dir, monkeypatch, "pages/5_Programme_goals.py", query={"region": region})
+    assert [i.value for i in at.info if i.value == note] == [note]
+    # key accounts only too: the key accounts' share of revenue over key accounts alone is 100 %
+    at = run(demo_data_dir, monkeypatch, "pages/5_Programme_goals.py", query={"key_only": "true"})
+    assert [i.value for i in at.info if i.value == note] == [note]

@@ -419,3 +419,9 @@ def test_an_unverified_email_gets_no_access(data_dir, monkeypatch):
     assert [t.value for t in at.title] == ["No access"]
     assert "not verified" in plain(at.warning[0].value)
     shows_no_data(at)
+
+
+def test_a_kam_is_told_programme_goals_are_measured_over_their_accounts(data_dir, monkeypatch):
+    told = lambda at: any("Measured over the accounts in view" in i.value for i in at.info)  # noqa: E731
+    assert told(session(data_dir, monkeypatch, KAM_A, "pages/5_Programme_goals.py"))
+    assert not told(session(data_dir, monkeypatch, USERS["leadership"], "pages/5_Programme_goals.py"))

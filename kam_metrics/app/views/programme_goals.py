@@ -86,3 +86,13 @@ def relationship_table(accounts: pl.DataFrame) -> pl.DataFrame:
     return pick(data, ["account_name", "kam_owner", "executive_sponsor", "has_sponsor", "engaged_contacts_90d",
                        "decision_maker_engaged_90d", "c_level_engaged_90d", "single_threaded", "champion_left",
                        "champion_quiet", "account_id"])
+
+
+def programme_goals_scope_note(view: View) -> str | None:
+    """Said above the programme goals when the view's filters (or a KAM's scope) narrow the accounts: a programme
+    goal's value is the programme's figure over those accounts (METRICS.md goals), not the whole programme's; key
+    accounts only too (key_revenue_share_pct over key accounts alone is 100 %)."""
+    if view.scoped(None).is_empty:
+        return None
+    return ("Measured over the accounts in view (the filters, or your accounts): a programme goal's value here is "
+            "theirs, not the whole programme's.")
